@@ -1,0 +1,1 @@
+"""The AI cascade: networks, model bundles, inference, replacement heat maps, batch scoring."""

@@ -1,0 +1,1 @@
+"""Agreement statistics, study reports, spreadsheet export and import."""

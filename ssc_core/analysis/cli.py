@@ -1,0 +1,9 @@
+"""``ssc`` subcommands of this package."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this package's subcommands to the ``ssc`` parser."""

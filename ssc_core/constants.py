@@ -1,0 +1,154 @@
+"""The single home of domain constants.
+
+Sources: Goh et al., Am J Respir Crit Care Med 177:57-59 (2008) for the five levels, the visual extent
+scores and the 20 % staging threshold; Jia et al., Sci Rep (2024), doi 10.1038/s41598-024-78393-4 for the
+cascade (network HU clip, heat-map patch and stride).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Level(enum.IntEnum):
+    """The five Goh levels, numbered cranial (L1) to caudal (L5)."""
+
+    L1 = 1
+    L2 = 2
+    L3 = 3
+    L4 = 4
+    L5 = 5
+
+    @property
+    def label(self) -> str:
+        """Short name shown in the GUI and used in exports ("L1".."L5")."""
+        return self.name
+
+    @property
+    def definition(self) -> str:
+        """Anatomical definition of the level (Goh 2008)."""
+        return LEVEL_DEFINITIONS[self]
+
+    @classmethod
+    def parse(cls, value: object) -> Level:
+        """Accept 1..5, "1".."5" or "L1".."L5" (case-insensitive)."""
+        text = str(value).strip().upper()
+        if text.startswith("L"):
+            text = text[1:]
+        try:
+            return cls(int(text))
+        except (ValueError, TypeError):
+            raise ValueError(f"{value!r} is not a level (expected L1..L5 or 1..5)") from None
+
+
+LEVELS: tuple[Level, ...] = tuple(Level)
+
+LEVEL_DEFINITIONS: dict[Level, str] = {
+    Level.L1: "origin of the great vessels (from the aortic arch)",
+    Level.L2: "main carina (tracheal bifurcation)",
+    Level.L3: "pulmonary venous confluence",
+    Level.L4: "halfway between L3 and L5",
+    Level.L5: "1 cm above the top of the right hemidiaphragm",
+}
+
+#: L5 lies this far (mm) above the top of the right hemidiaphragm dome.
+L5_ABOVE_RIGHT_DOME_MM = 10.0
+
+
+class Pattern(str, enum.Enum):
+    """Scored patterns: total extent and its two components."""
+
+    TOT = "TOT"
+    GG = "GG"
+    RET = "RET"
+
+    @property
+    def long_name(self) -> str:
+        return PATTERN_NAMES[self]
+
+
+PATTERNS: tuple[Pattern, ...] = tuple(Pattern)
+
+PATTERN_NAMES: dict[Pattern, str] = {
+    Pattern.TOT: "total disease extent",
+    Pattern.GG: "ground glass opacity",
+    Pattern.RET: "reticulation",
+}
+
+# Score grid: percentages of the lung area on the slice, 0..100 in steps of 5 (21 categories).
+SCORE_MIN = 0
+SCORE_MAX = 100
+SCORE_STEP = 5
+SCORE_GRID: tuple[int, ...] = tuple(range(SCORE_MIN, SCORE_MAX + 1, SCORE_STEP))
+
+#: Goh staging: a global extent strictly above this percentage is "extensive" disease, otherwise "limited".
+GOH_EXTENSIVE_THRESHOLD = 20.0
+
+# Likert scale for heat-map explainability ratings.
+LIKERT_SCALE: tuple[int, ...] = (1, 2, 3, 4, 5)
+LIKERT_LABELS: dict[int, str] = {
+    1: "Strongly disagree",
+    2: "Disagree",
+    3: "Neutral",
+    4: "Agree",
+    5: "Strongly agree",
+}
+#: Ratings counted as "agreement" in the paper's summary (4 or 5).
+LIKERT_AGREE: frozenset[int] = frozenset({4, 5})
+
+
+@dataclass(frozen=True)
+class HUWindow:
+    """A display window in Hounsfield units."""
+
+    name: str
+    width: float
+    level: float
+
+    @property
+    def lower(self) -> float:
+        return self.level - self.width / 2.0
+
+    @property
+    def upper(self) -> float:
+        return self.level + self.width / 2.0
+
+
+# Standard radiology presets (lung W1500/L-600, mediastinum W350/L40).
+LUNG_WINDOW = HUWindow("Lung", 1500.0, -600.0)
+MEDIASTINUM_WINDOW = HUWindow("Mediastinum", 350.0, 40.0)
+WINDOW_PRESETS: tuple[HUWindow, ...] = (LUNG_WINDOW, MEDIASTINUM_WINDOW)
+
+# Hounsfield reference values.
+AIR_HU = -1000
+WATER_HU = 0
+#: Values at or below this are padding/outside-the-scan-circle and are replaced by air on load.
+PADDING_FLOOR_HU = -1024
+#: Plausible stored HU range of a CT after rescale; outside it a volume is refused as implausible.
+PLAUSIBLE_HU_RANGE = (-3100, 32767)
+
+# Network input: HU clipped to this range and scaled linearly to [0, 1] (the paper).
+NETWORK_HU_CLIP = (-1500.0, 1500.0)
+SCORER_INPUT_SIZE = 512
+
+# Paper's level network (L-Net) geometry.
+LNET_RESAMPLED_SHAPE = (256, 256, 256)
+LNET_WINDOW_SLICES = 192
+LNET_WINDOW_STRIDE = 4
+
+# Replacement heat maps (the paper): 64 px patch moved with stride 16; display range about +-4 points.
+HEATMAP_PATCH = 64
+HEATMAP_STRIDE = 16
+HEATMAP_DISPLAY_RANGE = 4.0
+#: The authors' threshold for the heat-map-derived score (tunable between -4 and 0).
+HEATMAP_DEFAULT_THRESHOLD = -0.6
+
+#: A slice whose lung area is below this share of the slice is reported as "no lung" instead of scored.
+MIN_LUNG_FRACTION = 0.005
+
+# Reader-study protocol.
+DEFAULT_WASHOUT_DAYS = 42  # six weeks between a reader's repeat sessions (the paper)
+
+#: File suffix of a study file.
+STUDY_SUFFIX = ".sscstudy"

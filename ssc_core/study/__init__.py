@@ -1,0 +1,1 @@
+"""Reader studies: records, protocol, the SQLite study store, audit log and pseudonymisation."""

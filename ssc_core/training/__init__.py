@@ -1,0 +1,1 @@
+"""Training the cascade: datasets, data synthesis, balanced sampling, training loops, evaluation."""
