@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
-    CTImageStorage,
-    ExplicitVRLittleEndian,
     PYDICOM_IMPLEMENTATION_UID,
     UID,
+    CTImageStorage,
+    ExplicitVRLittleEndian,
     generate_uid,
 )
 
@@ -170,7 +170,7 @@ def write_dicom_series(
     n = volume.n_slices
     for k in range(n):
         check_cancel(cancel)
-        stored = volume.hu[k].astype(np.int32) - int(round(rescale_intercept))
+        stored = volume.hu[k].astype(np.int32) - round(rescale_intercept)
         if stored.min() < -32768 or stored.max() > 32767:
             raise ValueError("HU values do not fit int16 with this rescale intercept")
         sop = generate_uid(entropy_srcs=[uid_seed, "sop", str(k)]) if uid_seed is not None else None
