@@ -123,8 +123,9 @@ class StackGeometry:
     slice_z: np.ndarray
     orientation: str
     tilt_deg: float = 0.0
-    #: For a corrected tilt: positions (mm along ``stack_dir``) of the acquired slices, in output order,
-    #: and the extra offset (mm along ``stack_dir``) of each output row; None when no resampling is needed.
+    #: For a corrected tilt: positions (mm along ``stack_dir``) of the acquired slices' centre rows, in
+    #: output order, and the offset (mm along ``stack_dir``) of each image row from the centre row; None
+    #: when no resampling is needed.
     tilt_positions: np.ndarray | None = None
     tilt_row_offsets: np.ndarray | None = None
     warnings: tuple[str, ...] = field(default=())
@@ -358,12 +359,16 @@ def analyse_stack(
     v = c - (c @ w) * w
     v /= np.linalg.norm(v)
     out_dy = dy * float(c @ v)
-    row_offsets = np.arange(rows, dtype=np.float64) * dy * float(c @ w)
+    # Output planes pass through the centre row of each acquired slice (its nominal table position), so
+    # the unscanned wedges split evenly between the first and the last planes.
+    centre = (rows - 1) / 2.0
+    row_offsets = (np.arange(rows, dtype=np.float64) - centre) * dy * float(c @ w)
+    origin = P[0] + centre * dy * float(c @ w) * w
     warnings.append(
         f"Gantry tilt of {tilt:.1f}° corrected: the slices were resampled onto axial planes (linear "
         "interpolation along z); the wedges at the first and last slices that were not scanned are air."
     )
-    slice_z = P[0, 2] + np.arange(n) * spacing * float(w[2])
+    slice_z = origin[2] + np.arange(n) * spacing * float(w[2])
     return StackGeometry(
         order=tuple(int(i) for i in order),
         inplane=inplane,
@@ -373,7 +378,7 @@ def analyse_stack(
         stack_dir=w,
         col_dir=v,
         row_dir=r,
-        origin=P[0],
+        origin=origin,
         slice_spacing=spacing,
         slice_z=slice_z,
         orientation="axial",
@@ -387,10 +392,10 @@ def analyse_stack(
 def resample_tilt(volume: np.ndarray, geometry: StackGeometry) -> np.ndarray:
     """The tilted stack ``volume`` (slices in output order) resampled onto the axial output planes.
 
-    Row ``j`` of acquired slice ``k`` lies at ``positions[k] + offsets[j]`` mm along the stack axis; output
-    plane ``k'`` lies at ``k' * spacing``. Each output row is interpolated linearly between the two
-    acquired slices around it (only along z, so in-plane detail is untouched); outside the scanned slab the
-    output is air.
+    Row ``j`` of acquired slice ``k`` lies at ``positions[k] + offsets[j]`` mm along the stack axis;
+    output plane ``k'`` lies at ``k' * spacing`` (through the centre row of acquired slice ``k'``). Each
+    output row is interpolated linearly between the two acquired slices around it (only along z, so
+    in-plane detail is untouched); outside the scanned slab the output is air.
     """
     assert geometry.tilt_positions is not None
     assert geometry.tilt_row_offsets is not None
