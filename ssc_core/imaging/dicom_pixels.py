@@ -20,6 +20,7 @@ from ssc_core.errors import CorruptFile, LoadError
 from ssc_core.imaging.dicom_geometry import InPlane
 from ssc_core.imaging.dicom_headers import FrameRecord
 from ssc_core.imaging.hu import padding_bounds, stored_to_hu
+from ssc_core.imaging.transfer_syntax import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN
 from ssc_core.progress import CancelToken, ProgressCallback, check_cancel, report
 
 #: Worker threads for decoding (more than the cores rarely helps: the work is memory-bound).
@@ -82,7 +83,14 @@ def _decode(unit: Unit, records: Sequence[FrameRecord], volume: np.ndarray, inpl
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frames = iter_pixels(path, indices=sorted(by_frame)) if first.n_frames > 1 else iter_pixels(path)
+            source: object = path
+            if first.transfer_syntax in (DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN):
+                # pydicom decodes these from a parsed dataset only (the file must be inflated/byte-swapped)
+                import pydicom
+
+                source = pydicom.dcmread(path)
+            indices = sorted(by_frame) if first.n_frames > 1 else None
+            frames = iter_pixels(source, indices=indices)  # type: ignore[arg-type]
             decoded = 0
             for frame, array in zip(sorted(by_frame), frames):
                 k = by_frame[frame]
@@ -93,6 +101,8 @@ def _decode(unit: Unit, records: Sequence[FrameRecord], volume: np.ndarray, inpl
                         f"{rec.columns}: the file is damaged."
                     )
                 stored = np.ascontiguousarray(array)
+                if not stored.dtype.isnative:  # big endian: to machine order before any view
+                    stored = stored.astype(stored.dtype.newbyteorder("="))
                 if not stored.flags.writeable:
                     stored = stored.copy()
                 hu = stored.view(np.int16) if stored.dtype.itemsize == 2 else np.empty(stored.shape, np.int16)

@@ -120,3 +120,53 @@ def expected_axial(hu: np.ndarray) -> np.ndarray:
     out = hu.copy()
     out[out < -1024] = -1000
     return out
+
+
+def gdcm_jpeg_lossless(path: Path, *, syntax: str = "1.2.840.10008.1.2.4.70") -> None:
+    """Recompress the single-frame file at ``path`` with GDCM's JPEG lossless encoder (via SimpleITK).
+
+    GDCM writes Process 14 SV1 (1.2.840.10008.1.2.4.70); an SV1 stream is also a valid Process 14
+    (1.2.840.10008.1.2.4.57) stream, so ``syntax`` may name either.
+    """
+    import tempfile
+
+    import pydicom
+    import SimpleITK as sitk
+
+    ds = pydicom.dcmread(path)
+    stored = ds.pixel_array
+    image = sitk.GetImageFromArray(stored[None].astype(np.int16 if ds.PixelRepresentation else np.uint16))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "c.dcm"
+        writer = sitk.ImageFileWriter()
+        writer.SetImageIO("GDCMImageIO")
+        writer.SetFileName(str(out))
+        writer.SetUseCompression(True)
+        writer.SetCompressor("JPEG")
+        writer.Execute(image)
+        compressed = pydicom.dcmread(out)
+    assert compressed.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.70"
+    ds.PixelData = compressed.PixelData
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.save_as(path, enforce_file_format=True)
+
+
+def pillow_jpeg_baseline(path: Path, *, quality: int = 95) -> None:
+    """Recompress an 8-bit single-frame file at ``path`` as JPEG baseline (Pillow's libjpeg encoder)."""
+    import io
+
+    import pydicom
+    from PIL import Image
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(path)
+    assert ds.BitsAllocated == 8
+    buffer = io.BytesIO()
+    Image.fromarray(ds.pixel_array.astype(np.uint8), mode="L").save(buffer, format="JPEG", quality=quality)
+    ds.PixelData = encapsulate([buffer.getvalue()])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.50"
+    ds.save_as(path, enforce_file_format=True)
