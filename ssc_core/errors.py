@@ -162,3 +162,12 @@ class InferenceError(SSCError):
 
 class TrainingDataError(SSCError):
     """Training input is unusable; the message lists each bad row or case."""
+
+
+# --- output --------------------------------------------------------------------------------------------
+
+
+class OutputNotEmpty(SSCError):
+    """Writing would overwrite files already in the chosen output folder."""
+
+    hint = "Choose an empty or new folder, or allow overwriting explicitly."

@@ -34,13 +34,16 @@ def smooth_field(shape: tuple[int, int], rng: np.random.Generator, scale_px: flo
     return (f - f.mean()) / (sd if sd > 0 else 1.0)
 
 
-def ct_noise(shape: tuple[int, int], rng: np.random.Generator, sigma_hu: float, *, grain_px: float = 0.7) -> Array:
+def ct_noise(
+    shape: tuple[int, int], rng: np.random.Generator, sigma_hu: float, *, grain_px: float = 0.7
+) -> Array:
     """Correlated CT noise (zero mean, SD ``sigma_hu``), the fine grain of a sharp reconstruction kernel."""
     return smooth_field(shape, rng, grain_px) * np.float32(sigma_hu)
 
 
-def parenchyma_texture(shape: tuple[int, int], rng: np.random.Generator, *, pixel_mm: float = 0.7,
-                       amplitude_hu: float = 22.0) -> Array:
+def parenchyma_texture(
+    shape: tuple[int, int], rng: np.random.Generator, *, pixel_mm: float = 0.7, amplitude_hu: float = 22.0
+) -> Array:
     """Zero-mean HU variation of healthy lung: sub-resolution vessels and lobular structure.
 
     A mix of fine (0.7 mm) and coarser (2.5 mm) mottling and sparse bright specks (the tiny vessels that a
@@ -56,8 +59,15 @@ def parenchyma_texture(shape: tuple[int, int], rng: np.random.Generator, *, pixe
     return field * np.float32(amplitude_hu / max(float(field.std()), 1e-6))
 
 
-def ground_glass_field(shape: tuple[int, int], rng: np.random.Generator, *, pixel_mm: float = 0.7,
-                       mean_hu: float = 200.0, grain_mm: float = 1.5, mottle: float = 0.3) -> Array:
+def ground_glass_field(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    pixel_mm: float = 0.7,
+    mean_hu: float = 200.0,
+    grain_mm: float = 1.5,
+    mottle: float = 0.3,
+) -> Array:
     """HU increase of ground-glass opacity: a mottled haze around ``mean_hu`` (never negative).
 
     ``grain_mm`` is the size of the mottling and ``mottle`` its relative strength (0 = uniform haze).
@@ -69,9 +79,18 @@ def ground_glass_field(shape: tuple[int, int], rng: np.random.Generator, *, pixe
     return np.clip(f, 0.15, None) * np.float32(mean_hu)
 
 
-def reticulation_field(shape: tuple[int, int], rng: np.random.Generator, *, pixel_mm: float = 0.7,
-                       cell_mm: float = 5.0, line_mm: float = 0.9, line_hu: float = 450.0,
-                       continuity: float = 0.8, warp_mm: float = 1.2, fine: float = 0.45) -> Array:
+def reticulation_field(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    pixel_mm: float = 0.7,
+    cell_mm: float = 5.0,
+    line_mm: float = 0.9,
+    line_hu: float = 450.0,
+    continuity: float = 0.8,
+    warp_mm: float = 1.2,
+    fine: float = 0.45,
+) -> Array:
     """HU increase of reticulation: a warped net of thin lines (see the module docstring).
 
     ``cell_mm`` is the mean mesh size, ``line_mm`` the line width, ``line_hu`` the rise on a fully covered
@@ -91,12 +110,13 @@ def reticulation_field(shape: tuple[int, int], rng: np.random.Generator, *, pixe
     if fine > 0:
         lines = _voronoi_lines(xx, yy, rng, cell_mm / px / 2.0, line_mm / px / 2.6, continuity * 0.8)
         np.maximum(out, lines * np.float32(fine), out=out)
-    vary = np.float32(0.8) + np.float32(0.2) * smooth_field(shape, rng, 6.0 / px)
+    vary = np.clip(np.float32(0.8) + np.float32(0.2) * smooth_field(shape, rng, 6.0 / px), 0.4, 1.0)
     return out * vary * np.float32(line_hu)
 
 
-def _voronoi_lines(xx: Array, yy: Array, rng: np.random.Generator, cell: float, half_width: float,
-                   continuity: float) -> Array:
+def _voronoi_lines(
+    xx: Array, yy: Array, rng: np.random.Generator, cell: float, half_width: float, continuity: float
+) -> Array:
     """Anti-aliased edges of a periodic jittered-grid Voronoi tessellation, a share ``continuity`` drawn.
 
     ``xx``, ``yy`` are the (possibly warped) pixel coordinates of a field of shape ``xx.shape``, which is
@@ -104,8 +124,8 @@ def _voronoi_lines(xx: Array, yy: Array, rng: np.random.Generator, cell: float, 
     of a pixel are among the 3x3 cells around it.
     """
     h, w = xx.shape
-    ny = max(3, int(round(h / max(cell, 2.0))))
-    nx = max(3, int(round(w / max(cell, 2.0))))
+    ny = max(3, round(h / max(cell, 2.0)))
+    nx = max(3, round(w / max(cell, 2.0)))
     ch, cw = h / ny, w / nx
     sy = ((np.arange(ny)[:, None] + 0.5 + rng.uniform(-0.4, 0.4, (ny, nx))) * ch).astype(np.float32)
     sx = ((np.arange(nx)[None, :] + 0.5 + rng.uniform(-0.4, 0.4, (ny, nx))) * cw).astype(np.float32)

@@ -185,7 +185,10 @@ def draw_anatomy(seed: int, *, pixel_mm: float | None = None) -> Anatomy:
     r_asc = _u(rng, 14.0, 17.0)
     r_desc = _u(rng, 10.5, 13.0)
     aorta_asc_xy = (carina_xy[0] - _u(rng, 18.0, 26.0), carina_xy[1] - _u(rng, 30.0, 38.0))
-    aorta_desc_xy = (vb_radius * 0.8 + r_desc * 0.5 + _u(rng, 0.0, 4.0), vb_y - vb_radius * 0.7 - _u(rng, 0.0, 4.0))
+    aorta_desc_xy = (
+        vb_radius * 0.8 + r_desc * 0.5 + _u(rng, 0.0, 4.0),
+        vb_y - vb_radius * 0.7 - _u(rng, 0.0, 4.0),
+    )
 
     # left atrium at the venous confluence, heart below and in front of it
     la_centre = (_u(rng, 0.0, 8.0), vb_y - vb_radius - _u(rng, 28.0, 34.0), z_conf)
@@ -199,8 +202,9 @@ def draw_anatomy(seed: int, *, pixel_mm: float | None = None) -> Anatomy:
     )
     heart_axis_dir = (_u(rng, 0.55, 0.75), -_u(rng, 0.45, 0.6), -_u(rng, 0.35, 0.55))
 
-    dome_r_xy = (-cavity_w * _u(rng, 0.38, 0.5), -cavity_d * _u(rng, 0.05, 0.25))
-    dome_l_xy = (cavity_w * _u(rng, 0.4, 0.52), -cavity_d * _u(rng, 0.0, 0.2))
+    # dome tops near the mid-clavicular lines, lateral to the heart borders
+    dome_r_xy = (-cavity_w * _u(rng, 0.5, 0.6), -cavity_d * _u(rng, 0.05, 0.25))
+    dome_l_xy = (cavity_w * _u(rng, 0.5, 0.6), -cavity_d * _u(rng, 0.0, 0.2))
     apex_r_xy = (-cavity_w * _u(rng, 0.28, 0.38), cavity_d * _u(rng, 0.2, 0.45))
     apex_l_xy = (cavity_w * _u(rng, 0.28, 0.38), cavity_d * _u(rng, 0.2, 0.45))
 

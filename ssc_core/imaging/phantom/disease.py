@@ -47,7 +47,9 @@ class DiseaseSpec:
         for name in ("tot", "gg", "ret"):
             values = tuple(float(v) for v in getattr(self, name))
             if len(values) != len(LEVELS):
-                raise ScoreRuleError(f"Disease {name.upper()} needs one value per level (5), got {len(values)}.")
+                raise ScoreRuleError(
+                    f"Disease {name.upper()} needs one value per level (5), got {len(values)}."
+                )
             object.__setattr__(self, name, values)
         problems = []
         for lv, t, g, r in zip(LEVELS, self.tot, self.gg, self.ret):
@@ -74,6 +76,7 @@ class DiseaseSpec:
     @classmethod
     def from_scores(cls, scores: Mapping[Level, LevelScores], **kw: float) -> DiseaseSpec:
         """Targets from a level -> :class:`LevelScores` mapping (missing values count as 0)."""
+
         def col(name: str) -> tuple[float, ...]:
             return tuple(float(getattr(scores.get(lv, LevelScores()), name) or 0) for lv in LEVELS)
 
@@ -128,8 +131,18 @@ class DiseaseSpec:
 class DiseaseField:
     """Realises a :class:`DiseaseSpec` slice by slice on one phantom (see the module docstring)."""
 
-    def __init__(self, spec: DiseaseSpec, level_z: Mapping[Level, float], n: int, px: float,
-                 cavity_w: float, cavity_d: float, z_lo: float, z_hi: float, rng: np.random.Generator):
+    def __init__(
+        self,
+        spec: DiseaseSpec,
+        level_z: Mapping[Level, float],
+        n: int,
+        px: float,
+        cavity_w: float,
+        cavity_d: float,
+        z_lo: float,
+        z_hi: float,
+        rng: np.random.Generator,
+    ):
         from scipy.ndimage import gaussian_filter
 
         self.spec = spec
@@ -154,8 +167,9 @@ class DiseaseField:
         # textures: tiles twice the slice, read through a window that drifts slowly with z
         # periodic n x n tiles, read through a window that drifts with z (wrapping round)
         self._gg_tex = textures.ground_glass_field((n, n), rng, pixel_mm=px, mean_hu=spec.gg_hu)
-        self._ret_tex = textures.reticulation_field((n, n), rng, pixel_mm=px, cell_mm=spec.ret_cell_mm,
-                                                    line_hu=spec.ret_hu)
+        self._ret_tex = textures.reticulation_field(
+            (n, n), rng, pixel_mm=px, cell_mm=spec.ret_cell_mm, line_hu=spec.ret_hu
+        )
         self._drift = rng.uniform(-1.0, 1.0, 4)
 
     def set_grid(self, x_all: Array, y_all: Array) -> None:
@@ -184,8 +198,9 @@ class DiseaseField:
         c = (np.arange(cols.start, cols.stop) + ox) % n
         return tex[np.ix_(r, c)]
 
-    def slice(self, z: float, x: Array, y: Array, rows: slice, cols: slice, lung: Array, depth_mm: Array
-              ) -> tuple[Array, Array, Array, tuple[float, float, float]]:
+    def slice(
+        self, z: float, x: Array, y: Array, rows: slice, cols: slice, lung: Array, depth_mm: Array
+    ) -> tuple[Array, Array, Array, tuple[float, float, float]]:
         """Disease on one slice, inside the region ``rows, cols`` of the grid (``x``, ``y`` its coordinates).
 
         ``lung`` is the boolean lung mask, ``depth_mm`` the distance inside the chest wall (mm).
@@ -197,9 +212,9 @@ class DiseaseField:
         if n_lung == 0:
             return zeros, zeros.copy(), add, (0.0, 0.0, 0.0)
         tot, gg, ret = self.spec.targets(z, self.level_z)
-        k_gg = int(round(gg / 100.0 * n_lung))
-        k_tot = max(int(round(tot / 100.0 * n_lung)), k_gg)
-        k_ret = int(round(ret / 100.0 * n_lung))
+        k_gg = round(gg / 100.0 * n_lung)
+        k_tot = max(round(tot / 100.0 * n_lung), k_gg)
+        k_ret = round(ret / 100.0 * n_lung)
         k_out = min(k_tot - k_gg, k_ret, n_lung - k_gg)
         k_in = min(max(k_ret - k_out, 0), k_gg)
         if k_gg == 0 and k_ret == 0:
@@ -208,8 +223,12 @@ class DiseaseField:
         periphery = np.exp(-np.maximum(depth_mm, 0.0) / np.float32(25.0))
         subpleural = np.exp(-np.maximum(depth_mm, 0.0) / np.float32(9.0))
         f_gg = self._plane(self._gg_lr, z, rows, cols) + np.float32(0.7) * ynorm + np.float32(0.8) * periphery
-        f_ret = (self._plane(self._ret_lr, z, rows, cols) * np.float32(0.8) + np.float32(0.3) * f_gg
-                 + np.float32(1.6) * subpleural + np.float32(0.5) * ynorm)
+        f_ret = (
+            self._plane(self._ret_lr, z, rows, cols) * np.float32(0.8)
+            + np.float32(0.3) * f_gg
+            + np.float32(1.6) * subpleural
+            + np.float32(0.5) * ynorm
+        )
         idx = np.flatnonzero(lung)
         vg = f_gg.ravel()[idx]
         gg_sel, w_gg = _top_k(vg, k_gg)
@@ -233,7 +252,9 @@ class DiseaseField:
         w_full[:] = 0.0
         w_full[idx] = w_ret
         w_ret_2d = w_full.reshape(lung.shape)
-        add += w_ret_2d * (self._window(self._ret_tex, z, 1, rows, cols) + np.float32(0.12 * self.spec.ret_hu))
+        add += w_ret_2d * (
+            self._window(self._ret_tex, z, 1, rows, cols) + np.float32(0.12 * self.spec.ret_hu)
+        )
         n_gg = int(gg_mask.sum())
         n_ret = int(ret_mask.sum())
         n_tot = int((gg_mask | ret_mask).sum())
@@ -262,8 +283,23 @@ def _linear_index(pos: Array, size: int) -> tuple[Array, Array]:
 
 
 def level_scores_from_percent(tot: float, gg: float, ret: float) -> LevelScores:
-    """Grid scores (5 % steps) of exact percentages, with TOT kept consistent with its components."""
-    from ssc_core.scoring import make_consistent, round_to_grid
+    """Grid scores (5 % steps) of exact percentages, consistent with the union rule.
 
-    t, g, r = make_consistent(round_to_grid(tot), round_to_grid(gg), round_to_grid(ret))
+    Each value is rounded to the grid; TOT, the score that matters most, is kept, and the components are
+    adjusted as little as possible: clipped to TOT, and while GG + RET falls short of TOT the component
+    with the larger rounding deficit is raised by 5 (what a reader does who sees 3 % of disease, mostly
+    ground glass: TOT 5, GG 5, RET 0).
+    """
+    from ssc_core.scoring import is_consistent, round_to_grid
+
+    t, g, r = round_to_grid(tot), round_to_grid(gg), round_to_grid(ret)
+    g, r = min(g, t), min(r, t)
+    while g + r < t:
+        if (gg - g) >= (ret - r) and g < t:
+            g += 5
+        elif r < t:
+            r += 5
+        else:
+            g += 5
+    assert is_consistent(t, g, r), (t, g, r)
     return LevelScores(t, g, r)

@@ -115,7 +115,7 @@ def generate_phantom(
     ox, oy, oz = anat.world_offset
     grid = SliceGrid(matrix, px, -(matrix - 1) * px / 2.0 - ox, -(matrix - 1) * px / 2.0 - oy)
     top_world = round(anat.z_top + oz, 1)
-    n_slices = int(math.floor((anat.z_top - anat.z_bottom) / slice_spacing_mm)) + 1
+    n_slices = math.floor((anat.z_top - anat.z_bottom) / slice_spacing_mm) + 1
     slice_z_world = top_world - slice_spacing_mm * np.arange(n_slices)
     slice_z = slice_z_world - oz
 
@@ -132,9 +132,12 @@ def generate_phantom(
     field_ = None
     if disease is not None:
         disease_rng = np.random.default_rng(np.random.SeedSequence([anat.seed, 0xD15E]))
-        field_ = DiseaseField(disease, level_z, matrix, px, anat.cavity_w, anat.cavity_d,
-                              anat.z_bottom, anat.z_top, disease_rng)
-    composer = SliceComposer(anat, thorax, med, lungs, skeleton, raster, grid, slice_spacing_mm, field_, n_slices)
+        field_ = DiseaseField(
+            disease, level_z, matrix, px, anat.cavity_w, anat.cavity_d, anat.z_bottom, anat.z_top, disease_rng
+        )
+    composer = SliceComposer(
+        anat, thorax, med, lungs, skeleton, raster, grid, slice_spacing_mm, field_, n_slices
+    )
 
     hu = np.empty((n_slices, matrix, matrix), dtype=np.int16)
     lung_mask = np.empty((n_slices, matrix, matrix), dtype=bool)

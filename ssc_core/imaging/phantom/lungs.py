@@ -16,7 +16,7 @@ import numpy as np
 
 from ssc_core.imaging.phantom.anatomy import Anatomy
 from ssc_core.imaging.phantom.mediastinum import CH_EXCLUDE, Mediastinum
-from ssc_core.imaging.phantom.shapes import clip01, coverage, smoothstep
+from ssc_core.imaging.phantom.shapes import clip01, coverage
 from ssc_core.imaging.phantom.thorax import Thorax, smooth_interp
 
 Array = np.ndarray
@@ -69,8 +69,16 @@ class Lungs:
 
     # --- per slice --------------------------------------------------------------------------------
 
-    def slice_coverage(self, x: Array, y: Array, z: float, px: float, sd_cav: Array, exclude: Array,
-                       above: tuple[Array, Array]) -> Array:
+    def slice_coverage(
+        self,
+        x: Array,
+        y: Array,
+        z: float,
+        px: float,
+        sd_cav: Array,
+        exclude: Array,
+        above: tuple[Array, Array],
+    ) -> Array:
         """Lung coverage on a slice (or part of one).
 
         ``sd_cav`` is the cavity signed distance at the same pixels, ``exclude`` the coverage of the margins
@@ -103,7 +111,7 @@ class Lungs:
     # --- at points --------------------------------------------------------------------------------
 
     def side_at(self, pts: Array, margin: float = 0.0) -> Array:
-        """0 outside the lungs, 1 in the right lung, 2 in the left, for points (n, 3); ``margin`` mm inside."""
+        """0 outside the lungs, 1 in the right, 2 in the left lung, at points (n, 3) ``margin`` mm inside."""
         x = pts[:, 0].astype(np.float32)
         y = pts[:, 1].astype(np.float32)
         z = pts[:, 2].astype(np.float32)
@@ -155,7 +163,9 @@ class Lungs:
             # thickness / grad wide and it fills 0.3 * sqrt(1 + grad^2) / thickness of the slab there
             fill = min(1.0, 0.3 * np.sqrt(1.0 + grad * grad) / max(thickness, 0.3))
             half = max(thickness, px) / 2.0
-            band = np.clip((np.float32(half) - np.abs(np.float32(z) - zf)) / np.float32(px * grad) + 0.5, 0.0, 1.0)
+            band = np.clip(
+                (np.float32(half) - np.abs(np.float32(z) - zf)) / np.float32(px * grad) + 0.5, 0.0, 1.0
+            )
             mask = (x < sep) if side == "right" else (x >= sep)
             out += np.where(mask, band, np.float32(0.0)) * np.float32(820.0 * fill)
         return out

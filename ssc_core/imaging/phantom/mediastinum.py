@@ -128,8 +128,12 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     root = [ax0 + 14.0, ay0 + 16.0, a.z_confluence - 22.0]
     asc = [root, [ax0 + 4.0, ay0 + 6.0, a.z_confluence - 2.0], [ax0, ay0, 0.0]]
     dx, dy = a.aorta_desc_xy
-    desc = [[dx, dy, arch_pts[-1][2] - 25.0], [dx - 1.0, dy + 1.0, a.z_confluence],
-            [dx - 4.0, dy - 2.0, a.z_dome_l], [dx - 7.0, dy - 4.0, bottom]]
+    desc = [
+        [dx, dy, arch_pts[-1][2] - 25.0],
+        [dx - 1.0, dy + 1.0, a.z_confluence],
+        [dx - 4.0, dy - 2.0, a.z_dome_l],
+        [dx - 7.0, dy - 4.0, bottom],
+    ]
     aorta_pts = np.vstack([asc, arch_pts[1:], desc])
     radii = np.concatenate([[r_asc - 1.0, r_asc, r_asc], np.linspace(r_asc, r_desc, 8), [r_desc] * 4])
     vessel(aorta_pts, radii, margin=4.0, n=60)
@@ -141,28 +145,64 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     o = origins
     bct_top = o[0] + np.array([-10.0, 8.0, 38.0])
     vessel([o[0] - [0, 0, 6], o[0] + [-3.0, 3.0, 16.0], bct_top], [6.8, 6.6, 6.2])
-    vessel([bct_top, bct_top + [-4.0, 2.0, 20.0], [bct_top[0] - 6.0, bct_top[1], top]], [4.2, 4.0, 4.0], n=8)
-    vessel([bct_top, [-float(w_top) * 0.7, a.apex_r_xy[1] - 10.0, a.z_apex_r + 12.0],
-            [-float(w_top) - 25.0, a.apex_r_xy[1] - 18.0, a.z_apex_r + 22.0]], [5.0, 4.8, 4.6], n=12)
+    vessel([bct_top, [*bct_top, -4.0, 2.0, 20.0], [bct_top[0] - 6.0, bct_top[1], top]], [4.2, 4.0, 4.0], n=8)
+    vessel(
+        [
+            bct_top,
+            [-float(w_top) * 0.7, a.apex_r_xy[1] - 10.0, a.z_apex_r + 12.0],
+            [-float(w_top) - 25.0, a.apex_r_xy[1] - 18.0, a.z_apex_r + 22.0],
+        ],
+        [5.0, 4.8, 4.6],
+        n=12,
+    )
     vessel([o[1] - [0, 0, 6], o[1] + [2.0, 2.0, 18.0], [o[1][0] + 6.0, o[1][1] + 2.0, top]], [4.6, 4.5, 4.4])
     lsa_mid = o[2] + np.array([4.0, 4.0, 26.0])
-    vessel([o[2] - [0, 0, 6], lsa_mid, [float(w_top) * 0.7, a.apex_l_xy[1] - 10.0, a.z_apex_l + 12.0],
-            [float(w_top) + 25.0, a.apex_l_xy[1] - 18.0, a.z_apex_l + 22.0]], [5.4, 5.2, 5.0, 4.8])
+    vessel(
+        [
+            o[2] - [0, 0, 6],
+            lsa_mid,
+            [float(w_top) * 0.7, a.apex_l_xy[1] - 10.0, a.z_apex_l + 12.0],
+            [float(w_top) + 25.0, a.apex_l_xy[1] - 18.0, a.z_apex_l + 22.0],
+        ],
+        [5.4, 5.2, 5.0, 4.8],
+    )
 
     # --- veins: superior vena cava, brachiocephalic veins, azygos, inferior vena cava ------------------
     svc_x, svc_y = ax0 - r_asc - 8.0, ay0 + 6.0
     svc_top = np.array([svc_x, svc_y - 2.0, l1 + 10.0])
     vessel([[svc_x + 4.0, svc_y + 6.0, a.z_confluence - 6.0], [svc_x, svc_y, 0.0], svc_top], [10.0, 9.5, 9.0])
     vessel([svc_top, [svc_x - 4.0, svc_y - 6.0, l1 + 30.0], [svc_x - 8.0, svc_y - 8.0, top]], [8.0, 7.5, 7.0])
-    vessel([svc_top, [ax0 + 10.0, ay0 - 12.0, l1 + 16.0], [ax0 + 52.0, ay0 - 2.0, l1 + 26.0],
-            [ax0 + 62.0, ay0 + 2.0, top]], [7.0, 6.8, 6.5, 6.5])
+    vessel(
+        [
+            svc_top,
+            [ax0 + 10.0, ay0 - 12.0, l1 + 16.0],
+            [ax0 + 52.0, ay0 - 2.0, l1 + 26.0],
+            [ax0 + 62.0, ay0 + 2.0, top],
+        ],
+        [7.0, 6.8, 6.5, 6.5],
+    )
     vb = a.vb_radius
     az_x = -vb * 0.65
-    vessel([[az_x, a.vb_y - vb + 2.0, bottom], [az_x, a.vb_y - vb, 4.0], [-vb - 10.0, cy + 6.0, 12.0],
-            [svc_x + 2.0, svc_y + 9.0, 10.0]], [3.5, 3.8, 4.0, 4.2], margin=2.0)
+    vessel(
+        [
+            [az_x, a.vb_y - vb + 2.0, bottom],
+            [az_x, a.vb_y - vb, 4.0],
+            [-vb - 10.0, cy + 6.0, 12.0],
+            [svc_x + 2.0, svc_y + 9.0, 10.0],
+        ],
+        [3.5, 3.8, 4.0, 4.2],
+        margin=2.0,
+    )
     ivc_x = -a.cavity_w * 0.2
-    vessel([[ivc_x, a.vb_y - vb - 12.0, bottom], [ivc_x - 3.0, a.vb_y - vb - 16.0, a.z_dome_r - 10.0],
-            [ivc_x - 6.0, a.vb_y - vb - 24.0, a.z_dome_r + 10.0]], [11.0, 12.0, 12.0], margin=2.0)
+    vessel(
+        [
+            [ivc_x, a.vb_y - vb - 12.0, bottom],
+            [ivc_x - 3.0, a.vb_y - vb - 16.0, a.z_dome_r - 10.0],
+            [ivc_x - 6.0, a.vb_y - vb - 24.0, a.z_dome_r + 10.0],
+        ],
+        [11.0, 12.0, 12.0],
+        margin=2.0,
+    )
 
     # --- pulmonary arteries ---------------------------------------------------------------------------
     mpa0 = np.array([ax0 + 34.0, ay0 - 4.0, a.z_confluence - 10.0])
@@ -185,19 +225,23 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     lax, lay, laz = a.la_centre
     la = Ellipsoid(a.la_centre, a.la_axes, np.eye(3))
     ea = a.la_axes[0] * 0.7
-    ostia = np.array([
-        [lax - ea, lay - 3.0, laz + 7.0],
-        [lax - ea, lay + 4.0, laz - 7.0],
-        [lax + ea, lay - 3.0, laz + 7.0],
-        [lax + ea, lay + 4.0, laz - 7.0],
-    ])
+    ostia = np.array(
+        [
+            [lax - ea, lay - 3.0, laz + 7.0],
+            [lax - ea, lay + 4.0, laz - 7.0],
+            [lax + ea, lay - 3.0, laz + 7.0],
+            [lax + ea, lay + 4.0, laz - 7.0],
+        ]
+    )
     w = a.cavity_w
-    vein_ends = np.array([
-        [-w * 0.34, lay - 14.0, laz + 20.0],
-        [-w * 0.34, lay + 10.0, laz - 15.0],
-        [w * 0.36, lay - 10.0, laz + 18.0],
-        [w * 0.36, lay + 12.0, laz - 15.0],
-    ])
+    vein_ends = np.array(
+        [
+            [-w * 0.34, lay - 14.0, laz + 20.0],
+            [-w * 0.34, lay + 10.0, laz - 15.0],
+            [w * 0.36, lay - 10.0, laz + 18.0],
+            [w * 0.36, lay + 12.0, laz - 15.0],
+        ]
+    )
     for o_, e_ in zip(ostia, vein_ends):
         inner = o_ + np.array([np.sign(e_[0]) * -8.0, 0.0, 0.0])
         mid = 0.5 * (o_ + e_) + np.array([0.0, 0.0, 0.3 * (e_[2] - o_[2])])
@@ -205,9 +249,14 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
 
     # --- oesophagus: behind the trachea and left atrium, through the hiatus into the stomach ----------
     st = np.array([a.cavity_w * 0.42, -a.cavity_d * 0.1, a.z_dome_l - 48.0 * a.extras["stomach_size"]])
-    eso = [[tx + 6.0, ty + tr + 9.0, top], [cx + 6.0, cy + tr + 8.0, 0.0],
-           [lax - 2.0, lay + a.la_axes[1] + 9.0, laz], [8.0, a.vb_y - vb - 12.0, a.z_dome_r],
-           [w * 0.22, a.vb_y - vb - 26.0, a.z_dome_l - 18.0], st]
+    eso = [
+        [tx + 6.0, ty + tr + 9.0, top],
+        [cx + 6.0, cy + tr + 8.0, 0.0],
+        [lax - 2.0, lay + a.la_axes[1] + 9.0, laz],
+        [8.0, a.vb_y - vb - 12.0, a.z_dome_r],
+        [w * 0.22, a.vb_y - vb - 26.0, a.z_dome_l - 18.0],
+        st,
+    ]
     esot = TubeSet.curve(eso, 7.5, CH_SOFT, n=30)
     tubes += [esot, esot.with_channel(CH_EXCLUDE, grow=2.5)]
     tubes.append(TubeSet.curve(eso[:3], 1.6, CH_AIRWAY_LUMEN, n=10))
@@ -215,9 +264,12 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     # --- heart: ventricles, right atrium (right heart border) and left atrium --------------------------
     rot = rotation_from_axis(a.heart_axis_dir)
     ventricles = Ellipsoid(a.heart_centre, a.heart_axes, rot)
-    hx, hy, hz = a.heart_centre
-    right_atrium = Ellipsoid((-a.cavity_w * 0.2, lay - 16.0, 0.5 * (laz + hz) - 4.0), (24.0, 24.0, 30.0),
-                             rotation_from_axis((0.3, -0.2, 1.0)))
+    _hx, _hy, hz = a.heart_centre
+    right_atrium = Ellipsoid(
+        (-a.cavity_w * 0.14, lay - 16.0, 0.5 * (laz + hz) - 4.0),
+        (22.0, 22.0, 28.0),
+        rotation_from_axis((0.3, -0.2, 1.0)),
+    )
 
     # --- roots of the intrapulmonary trees --------------------------------------------------------------
     def direction(p0, p1):
@@ -229,8 +281,16 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         TreeRoot(hil_l, 9.3, dir_lpa, "left", "artery", airway_from=end_l, airway_radius=rl),
     ]
     for i, side in enumerate(("right", "right", "left", "left")):
-        roots.append(TreeRoot(vein_ends[i], 6.2, direction(ostia[i], vein_ends[i]), side, "vein",
-                              region="upper" if i % 2 == 0 else "lower"))
+        roots.append(
+            TreeRoot(
+                vein_ends[i],
+                6.2,
+                direction(ostia[i], vein_ends[i]),
+                side,
+                "vein",
+                region="upper" if i % 2 == 0 else "lower",
+            )
+        )
 
     core = {
         "z": np.array([a.z_bottom - 20, a.z_dome_r, a.z_confluence, 0.0, a.z_arch_top, a.z_top + 20]),

@@ -49,9 +49,19 @@ class SliceResult:
 class SliceComposer:
     """Everything needed to paint any slice of one phantom (built once, then :meth:`compose` per slice)."""
 
-    def __init__(self, anat: Anatomy, thorax: Thorax, med: Mediastinum, lungs: Lungs, skeleton: Skeleton,
-                 raster: TubeRasteriser, grid: SliceGrid, thickness: float, disease: DiseaseField | None,
-                 n_slices: int):
+    def __init__(
+        self,
+        anat: Anatomy,
+        thorax: Thorax,
+        med: Mediastinum,
+        lungs: Lungs,
+        skeleton: Skeleton,
+        raster: TubeRasteriser,
+        grid: SliceGrid,
+        thickness: float,
+        disease: DiseaseField | None,
+        n_slices: int,
+    ):
         self.a = anat
         self.thorax = thorax
         self.med = med
@@ -73,17 +83,22 @@ class SliceComposer:
         self.noise_offsets = rng.integers(0, n, (n_slices, 2))
         self._drift = rng.uniform(-1.0, 1.0, 2)
         a = anat
-        self.stomach = Ellipsoid(tuple(med.stomach_centre),
-                                 (a.cavity_w * 0.3 * a.extras["stomach_size"], a.cavity_d * 0.42, 46.0),
-                                 np.eye(3))
-        self.spleen = Ellipsoid((a.cavity_w * 0.72, a.cavity_d * 0.45, a.z_dome_l - 42.0),
-                                (a.cavity_w * 0.2, a.cavity_d * 0.4, 46.0),
-                                np.eye(3))
+        self.stomach = Ellipsoid(
+            tuple(med.stomach_centre),
+            (a.cavity_w * 0.3 * a.extras["stomach_size"], a.cavity_d * 0.42, 46.0),
+            np.eye(3),
+        )
+        self.spleen = Ellipsoid(
+            (a.cavity_w * 0.72, a.cavity_d * 0.45, a.z_dome_l - 42.0),
+            (a.cavity_w * 0.2, a.cavity_d * 0.4, 46.0),
+            np.eye(3),
+        )
         self.base = np.full((n, n), TISSUE_HU.air, dtype=np.float32)
         self._table(self.base)
 
-    def _window(self, tile: np.ndarray, oy: int, ox: int, rows: slice | None = None, cols: slice | None = None
-                ) -> np.ndarray:
+    def _window(
+        self, tile: np.ndarray, oy: int, ox: int, rows: slice | None = None, cols: slice | None = None
+    ) -> np.ndarray:
         n = self.grid.n
         w = tile[oy : oy + n, ox : ox + n]
         if rows is not None and cols is not None:
@@ -124,7 +139,8 @@ class SliceComposer:
         c_cav = coverage(sd_cav, px)
         lerp_into(hc, t.mediastinal_fat + np.float32(0.5) * self._window(self.fat_tex, 7, 3, rc, cc), c_cav)
         above_r, above_l = self.lungs.above_dome(x, y, z, thk)
-        above = np.maximum(above_r, above_l)
+        # the diaphragm is the higher of the two dome surfaces: above it = above both
+        above = np.minimum(above_r, above_l)
         if z < max(a.z_dome_r, a.z_dome_l) + thk:
             self._abdomen(hc, x, y, z, c_cav * (np.float32(1.0) - above))
         for part in self.med.heart_parts:

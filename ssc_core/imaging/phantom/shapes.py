@@ -15,7 +15,7 @@ Array = np.ndarray
 
 
 def coverage(signed_mm: Array | float, px: float) -> Array:
-    """Partial-volume coverage of a pixel whose centre lies ``signed_mm`` inside an edge (negative: outside)."""
+    """Partial-volume coverage of a pixel whose centre lies ``signed_mm`` inside an edge (< 0: outside)."""
     c = np.asarray(signed_mm, dtype=np.float32) * np.float32(1.0 / px)
     if np.ndim(c) == 0:
         return np.float32(min(max(float(c) + 0.5, 0.0), 1.0))
@@ -73,7 +73,7 @@ def ellipse_sd(x: Array, y: Array, cx: float, cy: float, a: float, b: float, ang
 
 
 def capsule_sd(x: Array, y: Array, x0: float, y0: float, x1: float, y1: float, r: float) -> Array:
-    """Signed distance (mm, positive inside) to a 2-D capsule: the segment (x0, y0)-(x1, y1) thickened by r."""
+    """Signed distance (mm, > 0 inside) to a 2-D capsule: the segment (x0, y0)-(x1, y1) thickened by r."""
     ex, ey = x1 - x0, y1 - y0
     ll = ex * ex + ey * ey
     qx = x - np.float32(x0)
@@ -118,7 +118,9 @@ class Ellipsoid:
         return abs(z - self.centre[2]) <= self.z_extent + margin
 
 
-def rotation_from_axis(long_axis: tuple[float, float, float], up: tuple[float, float, float] = (0, 0, 1)) -> Array:
+def rotation_from_axis(
+    long_axis: tuple[float, float, float], up: tuple[float, float, float] = (0, 0, 1)
+) -> Array:
     """A rotation matrix whose first column is ``long_axis`` (normalised); the others complete the frame."""
     a = np.asarray(long_axis, dtype=np.float64)
     a = a / np.linalg.norm(a)

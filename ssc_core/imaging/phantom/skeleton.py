@@ -78,7 +78,9 @@ class Skeleton:
 
     # --- ribs ---------------------------------------------------------------------------------------
 
-    def rib_hu(self, z: float, px: float, outside: np.ndarray, hu: np.ndarray, roi: tuple[slice, slice]) -> None:
+    def rib_hu(
+        self, z: float, px: float, outside: np.ndarray, hu: np.ndarray, roi: tuple[slice, slice]
+    ) -> None:
         """Draw the ribs and cartilages cut by the slice at ``z`` into ``hu`` (both the ``roi`` of the grid).
 
         ``outside`` is the distance (mm) outside the thoracic cavity; ribs lie 1-7 mm outside it.
@@ -109,7 +111,9 @@ class Skeleton:
         t = TISSUE_HU
         calc = np.float32(self.a.extras["cartilage_calc"])
         marrow = np.where(cart, np.float32(t.cartilage), np.float32(t.marrow))
-        cortex = np.where(cart, np.float32(t.cartilage) + calc * np.float32(220.0), np.float32(t.cortical_bone))
+        cortex = np.where(
+            cart, np.float32(t.cartilage) + calc * np.float32(220.0), np.float32(t.cortical_bone)
+        )
         value = marrow + (cortex - marrow) * (np.float32(1.0) - smoothstep(0.6, 1.6, edge))
         h = hu[ring]
         h += (value - h) * cov
@@ -172,7 +176,9 @@ class Skeleton:
         value = t.marrow + (t.cortical_bone - t.marrow) * (np.float32(1.0) - smoothstep(0.6, 1.6, sd))
         lerp_into(hu[rows, cols], value, coverage(sd, px))
 
-    def scapula_hu(self, z: float, px: float, outside: np.ndarray, hu: np.ndarray, roi: tuple[slice, slice]) -> None:
+    def scapula_hu(
+        self, z: float, px: float, outside: np.ndarray, hu: np.ndarray, roi: tuple[slice, slice]
+    ) -> None:
         """The scapular blades in the posterior chest wall, thicker at their lateral border."""
         a = self.a
         z_inf = a.vertebra_z(7.6)
@@ -213,8 +219,11 @@ def clavicle_tubes(anat: Anatomy, thorax: Thorax, z_manubrium: float) -> TubeSet
     w = anat.body_w
     out = []
     for sgn in (-1.0, 1.0):
-        pts = [[sgn * 16.0, y0 - 2.0, z_manubrium + 2.0], [sgn * w * 0.45, y0 - 8.0, z_manubrium + 10.0],
-               [sgn * w * 0.85, y0 + 18.0, z_manubrium + 30.0]]
+        pts = [
+            [sgn * 16.0, y0 + 2.0, z_manubrium + 2.0],
+            [sgn * w * 0.4, y0 - 2.0, z_manubrium + 10.0],
+            [sgn * w * 0.72, y0 + 30.0, z_manubrium + 26.0],
+        ]
         t = TubeSet.curve(pts, [7.0, 5.5, 6.0], CH_BONE, n=12)
         out += [t, t.with_channel(CH_MARROW, grow=-1.6)]
     return TubeSet.concat(out)

@@ -55,7 +55,16 @@ class Thorax:
         za = anat
         apex = max(za.z_apex_r, za.z_apex_l)
         # knots ascending in z (caudal -> cranial): (z, cavity half-width factor, half-depth factor)
-        kz = [za.z_bottom - 20, za.z_dome_r, za.z_confluence, 0.0, za.z_arch_top, apex - 25.0, apex, za.z_top + 20]
+        kz = [
+            za.z_bottom - 20,
+            za.z_dome_r,
+            za.z_confluence,
+            0.0,
+            za.z_arch_top,
+            apex - 25.0,
+            apex,
+            za.z_top + 20,
+        ]
         self._cav_z = np.array(kz)
         self._cav_w = np.array([0.99, 1.0, 0.96, 0.9, 0.83, 0.7, 0.55, 0.45])
         self._cav_d = np.array([1.0, 1.0, 0.97, 0.91, 0.84, 0.74, 0.62, 0.55])

@@ -59,14 +59,18 @@ class TubeSet:
         )
 
     @classmethod
-    def polyline(cls, points: Sequence[Sequence[float]], radii: Sequence[float] | float, channel: int) -> TubeSet:
+    def polyline(
+        cls, points: Sequence[Sequence[float]], radii: Sequence[float] | float, channel: int
+    ) -> TubeSet:
         """A tube through ``points`` (at least two) with a radius per point (or one for all)."""
         p = np.asarray(points, dtype=np.float64)
         r = np.broadcast_to(np.asarray(radii, dtype=np.float64), (p.shape[0],))
         return cls.segments(p[:-1], p[1:], r[:-1], r[1:], channel)
 
     @classmethod
-    def curve(cls, points: Sequence[Sequence[float]], radii: Sequence[float] | float, channel: int, n: int = 24) -> TubeSet:
+    def curve(
+        cls, points: Sequence[Sequence[float]], radii: Sequence[float] | float, channel: int, n: int = 24
+    ) -> TubeSet:
         """A smooth tube through control ``points``: a Catmull-Rom spline sampled with ``n`` segments."""
         p = np.asarray(points, dtype=np.float64)
         r = np.broadcast_to(np.asarray(radii, dtype=np.float64), (p.shape[0],)).astype(np.float64)
@@ -110,7 +114,9 @@ def catmull_rom(points: np.ndarray, radii: np.ndarray, n: int) -> tuple[np.ndarr
     t = (u - i)[:, None]
     p0, p1, p2, p3 = ext[i], ext[i + 1], ext[i + 2], ext[i + 3]
     t2, t3 = t * t, t * t * t
-    pts = 0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (3 * p1 - p0 - 3 * p2 + p3) * t3)
+    pts = 0.5 * (
+        2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (3 * p1 - p0 - 3 * p2 + p3) * t3
+    )
     rad = rext[i + 1] + (rext[i + 2] - rext[i + 1]) * t[:, 0]
     return pts, rad
 
@@ -149,7 +155,9 @@ class TubeRasteriser:
     ``slice_z`` are the slice heights (phantom frame, decreasing), ``thickness`` the slab thickness.
     """
 
-    def __init__(self, tubes: TubeSet, slice_z: np.ndarray, thickness: float, grid: SliceGrid, n_channels: int):
+    def __init__(
+        self, tubes: TubeSet, slice_z: np.ndarray, thickness: float, grid: SliceGrid, n_channels: int
+    ):
         self.grid = grid
         self.n_channels = n_channels
         zs = np.asarray(slice_z, dtype=np.float64)

@@ -35,8 +35,10 @@ MIN_RADIUS = 0.22
 MIN_AIRWAY_ARTERY_RADIUS = 1.6
 
 
-def sample_lung_points(lungs: Lungs, rng: np.random.Generator, n_per_lung: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points inside the lungs (at least ``margin`` mm from their boundary) and their side (1 right, 2 left)."""
+def sample_lung_points(
+    lungs: Lungs, rng: np.random.Generator, n_per_lung: int, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points inside the lungs (``margin`` mm or more from the boundary) and their side (1 right, 2 left)."""
     a = lungs.a
     lo = np.array([-a.cavity_w - 2.0, -a.cavity_d - 2.0, a.z_bottom])
     hi = np.array([a.cavity_w + 2.0, a.cavity_d + 2.0, max(a.z_apex_r, a.z_apex_l)])
@@ -90,11 +92,25 @@ class _Builder:
 
     def arrays(self):
         cat = np.concatenate
-        return cat(self.a), cat(self.b), cat(self.ra), cat(self.rb), cat(self.oa), cat(self.ob), cat(self.bronchus)
+        return (
+            cat(self.a),
+            cat(self.b),
+            cat(self.ra),
+            cat(self.rb),
+            cat(self.oa),
+            cat(self.ob),
+            cat(self.bronchus),
+        )
 
 
-def grow_trees(lungs: Lungs, roots: tuple[TreeRoot, ...], rng: np.random.Generator, *, points_per_lung: int = 5000,
-               margin: float = 4.0) -> TubeSet:
+def grow_trees(
+    lungs: Lungs,
+    roots: tuple[TreeRoot, ...],
+    rng: np.random.Generator,
+    *,
+    points_per_lung: int = 5000,
+    margin: float = 4.0,
+) -> TubeSet:
     """Arterial and venous trees (and bronchi) of both lungs, as one :class:`TubeSet`."""
     pts, side = sample_lung_points(lungs, rng, points_per_lung, margin)
     lobe = lungs.lobe_at(pts)
@@ -115,7 +131,9 @@ def grow_trees(lungs: Lungs, roots: tuple[TreeRoot, ...], rng: np.random.Generat
         is_artery = root.kind == "artery"
         off_root = _perp(root.direction[None])[0] * (root.radius * 1.9 + 0.5) if is_artery else np.zeros(3)
         if is_artery and root.airway_from is not None:
-            airway_links.append((root.airway_from, root.point + off_root, root.airway_radius, root.radius * 0.65))
+            airway_links.append(
+                (root.airway_from, root.point + off_root, root.airway_radius, root.radius * 0.65)
+            )
         # first division: one lobar branch per lobe in the territory
         lobes = np.unique(lobe[idx])
         n_all = idx.size
@@ -150,7 +168,9 @@ def grow_trees(lungs: Lungs, roots: tuple[TreeRoot, ...], rng: np.random.Generat
     la, lb_ = ra[sel] * 0.65, rb[sel] * 0.65
     ba, bb = a[sel] + oa[sel], b[sel] + ob[sel]
     lumen = TubeSet.segments(ba, bb, la, lb_, CH_LUNG_AIRWAY_LUMEN)
-    wall = TubeSet.segments(ba, bb, la + np.maximum(0.4, 0.25 * la), lb_ + np.maximum(0.4, 0.25 * lb_), CH_LUNG_AIRWAY_WALL)
+    wall = TubeSet.segments(
+        ba, bb, la + np.maximum(0.4, 0.25 * la), lb_ + np.maximum(0.4, 0.25 * lb_), CH_LUNG_AIRWAY_WALL
+    )
     links = []
     for start, end, r0, r1 in airway_links:
         t = TubeSet.polyline([start, end], [r0, r1], CH_AIRWAY_LUMEN)
@@ -188,7 +208,9 @@ def _grow(pts, owner, pos, rad, off, airway, builder: _Builder, rng: np.random.G
             jit = rng.normal(0.0, 0.25, (li.size, 3))
             tip_dir = u[li] + jit
             tip_dir /= np.linalg.norm(tip_dir, axis=1, keepdims=True)
-            builder.add(cen[li], cen[li] + tip_dir * twig[:, None], r_end, MIN_RADIUS * 0.8, zero, zero, False)
+            builder.add(
+                cen[li], cen[li] + tip_dir * twig[:, None], r_end, MIN_RADIUS * 0.8, zero, zero, False
+            )
         if not grow.any():
             break
         gi = np.flatnonzero(grow)
@@ -228,7 +250,9 @@ def _grow(pts, owner, pos, rad, off, airway, builder: _Builder, rng: np.random.G
         n_child = np.bincount(child, minlength=2 * gi.size).astype(np.float64)
         parent_n = np.repeat(n_g.astype(np.float64), 2)
         parent_r = np.repeat(r_seg_end, 2)
-        new_r = np.maximum(parent_r * (n_child / np.maximum(parent_n, 1.0)) ** (1.0 / MURRAY_EXPONENT), MIN_RADIUS)
+        new_r = np.maximum(
+            parent_r * (n_child / np.maximum(parent_n, 1.0)) ** (1.0 / MURRAY_EXPONENT), MIN_RADIUS
+        )
         new_pos = np.repeat(end, 2, axis=0)
         new_off = np.repeat(off_end, 2, axis=0)
         new_air = np.repeat(airway[gi], 2)
