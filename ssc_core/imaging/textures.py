@@ -85,11 +85,11 @@ def reticulation_field(
     *,
     pixel_mm: float = 0.7,
     cell_mm: float = 5.0,
-    line_mm: float = 0.9,
+    line_mm: float = 0.7,
     line_hu: float = 450.0,
-    continuity: float = 0.8,
-    warp_mm: float = 1.2,
-    fine: float = 0.45,
+    continuity: float = 0.65,
+    warp_mm: float = 1.6,
+    fine: float = 0.5,
 ) -> Array:
     """HU increase of reticulation: a warped net of thin lines (see the module docstring).
 

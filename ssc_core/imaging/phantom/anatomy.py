@@ -194,7 +194,7 @@ def draw_anatomy(seed: int, *, pixel_mm: float | None = None) -> Anatomy:
     la_centre = (_u(rng, 0.0, 8.0), vb_y - vb_radius - _u(rng, 28.0, 34.0), z_conf)
     la_axes = (_u(rng, 30.0, 36.0), _u(rng, 16.0, 20.0), _u(rng, 17.0, 21.0))
     # the ventricles: long axis from the base (right, back, up) to the apex (left, front, down)
-    heart_axes = (_u(rng, 56.0, 66.0), _u(rng, 42.0, 49.0), _u(rng, 36.0, 42.0))
+    heart_axes = (_u(rng, 64.0, 74.0), _u(rng, 38.0, 44.0), _u(rng, 33.0, 38.0))
     heart_centre = (
         cavity_w * _u(rng, 0.12, 0.2),
         la_centre[1] - _u(rng, 40.0, 48.0),

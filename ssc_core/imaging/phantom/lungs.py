@@ -23,7 +23,7 @@ Array = np.ndarray
 
 LOBES = ("RUL", "RML", "RLL", "LUL", "LLL")
 _CORE_T = np.array([0.0, 0.12, 0.4, 0.7, 1.0], dtype=np.float32)
-_CORE_W = np.array([0.1, 0.35, 1.0, 0.8, 0.55], dtype=np.float32)
+_CORE_W = np.array([0.05, 0.12, 0.7, 0.8, 0.55], dtype=np.float32)
 
 
 class Lungs:

@@ -11,6 +11,7 @@ pulmonary artery dividing below the carina, and four pulmonary veins entering th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from ssc_core.imaging.phantom.anatomy import Anatomy
 from ssc_core.imaging.phantom.shapes import Ellipsoid, rotation_from_axis
 from ssc_core.imaging.phantom.thorax import Thorax
-from ssc_core.imaging.phantom.tubes import TubeSet
+from ssc_core.imaging.phantom.tubes import TubeSet, catmull_rom
 
 # Output channels of the tube rasteriser.
 CH_SOFT = 0  # mediastinal vessels and oesophagus (soft tissue / blood)
@@ -30,7 +31,8 @@ CH_MARROW = 5
 CH_LUNG_VESSEL = 6
 CH_LUNG_AIRWAY_WALL = 7
 CH_LUNG_AIRWAY_LUMEN = 8
-N_CHANNELS = 9
+CH_HULL = 9  # central mediastinal structures whose closed envelope is the mediastinum
+N_CHANNELS = 10
 
 
 @dataclass(frozen=True)
@@ -68,31 +70,44 @@ def _perp(u: np.ndarray) -> np.ndarray:
     return o / np.linalg.norm(o)
 
 
-def _arch(a: Anatomy) -> tuple[np.ndarray, callable, float]:
-    """Control of the aortic arch: a half-ellipse from the ascending to the descending aorta."""
+def _arch(a: Anatomy) -> tuple[np.ndarray, Callable[[float], np.ndarray], float]:
+    """The aortic arch: from the ascending aorta forwards of the trachea, round its left side, to the
+    descending aorta; its outer top surface at L1. Returns the centreline samples, a point function
+    (0 = ascending end, 1 = descending end) and the arch radius."""
     r_arch = 0.5 * (a.aorta_r[0] + a.aorta_r[1])
     top_c = a.z_arch_top - r_arch  # centreline top; the outer top surface is L1
-    rise = 24.0
-    za = top_c - rise
-    pa = np.array([*a.aorta_asc_xy, za])
-    pb = np.array([*a.aorta_desc_xy, za])
-    mid = (pa + pb) / 2.0
-    half = (pa - pb) / 2.0
+    cx, cy = a.carina_xy
+    tr = a.trachea_r
+    base = top_c - 22.0
+    ctrl = np.array(
+        [
+            [*a.aorta_asc_xy, base],
+            [cx + 2.0, cy - tr - r_arch - 5.0, top_c - 2.0],
+            [cx + tr + r_arch + 2.0, cy - 3.0, top_c - 2.0],
+            [*a.aorta_desc_xy, base],
+        ]
+    )
+    pts, _ = catmull_rom(ctrl, np.zeros(4), 24)
+    pts[:, 2] = base + (pts[:, 2] - base) * (top_c - base) / (pts[:, 2].max() - base)
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum()
 
-    def point(s: float) -> np.ndarray:
-        return mid + half * np.cos(s) + np.array([0.0, 0.0, rise * np.sin(s)])
+    def point(t: float) -> np.ndarray:
+        return np.array([np.interp(t, arc, pts[:, i]) for i in range(3)])
 
-    return np.array([point(s) for s in np.linspace(0.0, np.pi, 9)]), point, r_arch
+    return pts, point, r_arch
 
 
 def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     """Centrelines and ellipsoids of the mediastinum of patient ``a``."""
     tubes: list[TubeSet] = []
 
-    def vessel(points, radii, margin: float = 3.0, n: int = 24) -> None:
+    def vessel(points, radii, margin: float = 3.0, n: int = 24, hull: bool = True) -> None:
         t = TubeSet.curve(points, radii, CH_SOFT, n=n)
         tubes.append(t)
         tubes.append(t.with_channel(CH_EXCLUDE, grow=margin))
+        if hull:
+            tubes.append(t.with_channel(CH_HULL, grow=margin))
 
     top = a.z_top + 8.0
     bottom = a.z_bottom - 8.0
@@ -121,6 +136,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         tubes.append(t.with_channel(CH_AIRWAY_LUMEN))
         tubes.append(t.with_channel(CH_AIRWAY_WALL, grow=wall))
         tubes.append(t.with_channel(CH_EXCLUDE, grow=wall + 2.0))
+        tubes.append(t.with_channel(CH_HULL, grow=wall + 2.0))
 
     # --- aorta and great vessels ----------------------------------------------------------------------
     arch_pts, arch, r_arch = _arch(a)
@@ -134,10 +150,13 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         [dx - 4.0, dy - 2.0, a.z_dome_l],
         [dx - 7.0, dy - 4.0, bottom],
     ]
-    aorta_pts = np.vstack([asc, arch_pts[1:], desc])
-    radii = np.concatenate([[r_asc - 1.0, r_asc, r_asc], np.linspace(r_asc, r_desc, 8), [r_desc] * 4])
-    vessel(aorta_pts, radii, margin=4.0, n=60)
-    origins = np.array([arch(s) for s in (0.36 * np.pi, 0.54 * np.pi, 0.7 * np.pi)])
+    vessel([*asc, list(arch_pts[0])], [r_asc - 1.0, r_asc, r_asc, r_asc], margin=4.0, n=20)
+    radii = np.linspace(r_asc, r_desc, arch_pts.shape[0])
+    tubes.append(TubeSet.polyline(arch_pts, radii, CH_SOFT))
+    tubes.append(TubeSet.polyline(arch_pts, radii + 4.0, CH_EXCLUDE))
+    tubes.append(TubeSet.polyline(arch_pts, radii + 4.0, CH_HULL))
+    vessel([list(arch_pts[-1]), *desc], [r_desc] * (len(desc) + 1), margin=4.0, n=30)
+    origins = np.array([arch(t) for t in (0.3, 0.46, 0.62)])
     # origins sit on the upper surface of the arch
     origins[:, 2] += r_arch * 0.6
     l1 = a.z_arch_top
@@ -145,7 +164,8 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     o = origins
     bct_top = o[0] + np.array([-10.0, 8.0, 38.0])
     vessel([o[0] - [0, 0, 6], o[0] + [-3.0, 3.0, 16.0], bct_top], [6.8, 6.6, 6.2])
-    vessel([bct_top, [*bct_top, -4.0, 2.0, 20.0], [bct_top[0] - 6.0, bct_top[1], top]], [4.2, 4.0, 4.0], n=8)
+    rcca = bct_top + np.array([-4.0, 2.0, 20.0])
+    vessel([bct_top, rcca, [bct_top[0] - 6.0, bct_top[1], top]], [4.2, 4.0, 4.0], n=8)
     vessel(
         [
             bct_top,
@@ -154,6 +174,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         ],
         [5.0, 4.8, 4.6],
         n=12,
+        hull=False,
     )
     vessel([o[1] - [0, 0, 6], o[1] + [2.0, 2.0, 18.0], [o[1][0] + 6.0, o[1][1] + 2.0, top]], [4.6, 4.5, 4.4])
     lsa_mid = o[2] + np.array([4.0, 4.0, 26.0])
@@ -165,13 +186,20 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
             [float(w_top) + 25.0, a.apex_l_xy[1] - 18.0, a.z_apex_l + 22.0],
         ],
         [5.4, 5.2, 5.0, 4.8],
+        hull=False,
+    )
+    tubes.append(
+        TubeSet.curve([o[2] - [0, 0, 6], lsa_mid], [5.4, 5.2], CH_HULL, n=6).with_channel(CH_HULL, grow=3.0)
     )
 
     # --- veins: superior vena cava, brachiocephalic veins, azygos, inferior vena cava ------------------
-    svc_x, svc_y = ax0 - r_asc - 8.0, ay0 + 6.0
-    svc_top = np.array([svc_x, svc_y - 2.0, l1 + 10.0])
+    # right of and slightly behind the ascending aorta, against the right side of the trachea above
+    svc_x, svc_y = ax0 - 0.7 * r_asc - 7.0, ay0 + 0.6 * r_asc
+    svc_top = np.array([svc_x + 5.0, svc_y - 4.0, l1 + 10.0])
     vessel([[svc_x + 4.0, svc_y + 6.0, a.z_confluence - 6.0], [svc_x, svc_y, 0.0], svc_top], [10.0, 9.5, 9.0])
-    vessel([svc_top, [svc_x - 4.0, svc_y - 6.0, l1 + 30.0], [svc_x - 8.0, svc_y - 8.0, top]], [8.0, 7.5, 7.0])
+    # the right brachiocephalic vein climbs along the right front of the trachea
+    rbcv = [svc_top, [cx - tr - 15.0, cy - 18.0, l1 + 30.0], [cx - tr - 18.0, cy - 22.0, top]]
+    vessel(rbcv, [8.0, 7.5, 7.0])
     vessel(
         [
             svc_top,
@@ -192,6 +220,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         ],
         [3.5, 3.8, 4.0, 4.2],
         margin=2.0,
+        hull=False,
     )
     ivc_x = -a.cavity_w * 0.2
     vessel(
@@ -217,9 +246,11 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     hil_r = end_r - _perp(dir_rpa) * (9.5 * 1.9 + 0.5)
     hil_l = end_l - _perp(dir_lpa) * (9.3 * 1.9 + 0.5)
     rpa = [bif, [ax0 + 6.0, cy - 6.0, -19.0], hil_r - 14.0 * dir_rpa, hil_r]
-    vessel(rpa, [10.5, 10.0, 9.8, 9.5], margin=1.0)
+    vessel(rpa, [10.5, 10.0, 9.8, 9.5], margin=1.0, hull=False)
+    tubes.append(TubeSet.curve(rpa[:3], [10.5, 10.0, 9.8], CH_HULL, n=12).with_channel(CH_HULL, grow=2.0))
     lpa = [bif, [bif[0] + 6.0, cy - 2.0, -8.0], hil_l - 14.0 * dir_lpa, hil_l]
-    vessel(lpa, [10.5, 10.0, 9.8, 9.3], margin=1.0)
+    vessel(lpa, [10.5, 10.0, 9.8, 9.3], margin=1.0, hull=False)
+    tubes.append(TubeSet.curve(lpa[:2], [10.5, 10.0], CH_HULL, n=8).with_channel(CH_HULL, grow=2.0))
 
     # --- left atrium and pulmonary veins --------------------------------------------------------------
     lax, lay, laz = a.la_centre
@@ -227,25 +258,26 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     ea = a.la_axes[0] * 0.7
     ostia = np.array(
         [
-            [lax - ea, lay - 3.0, laz + 7.0],
-            [lax - ea, lay + 4.0, laz - 7.0],
-            [lax + ea, lay - 3.0, laz + 7.0],
-            [lax + ea, lay + 4.0, laz - 7.0],
+            [lax - ea, lay - 3.0, laz + 4.5],
+            [lax - ea, lay + 4.0, laz - 4.5],
+            [lax + ea, lay - 3.0, laz + 4.5],
+            [lax + ea, lay + 4.0, laz - 4.5],
         ]
     )
     w = a.cavity_w
     vein_ends = np.array(
         [
-            [-w * 0.34, lay - 14.0, laz + 20.0],
-            [-w * 0.34, lay + 10.0, laz - 15.0],
-            [w * 0.36, lay - 10.0, laz + 18.0],
-            [w * 0.36, lay + 12.0, laz - 15.0],
+            [-w * 0.42, lay - 16.0, laz + 14.0],
+            [-w * 0.42, lay + 12.0, laz - 9.0],
+            [w * 0.42, lay - 12.0, laz + 13.0],
+            [w * 0.42, lay + 14.0, laz - 9.0],
         ]
     )
     for o_, e_ in zip(ostia, vein_ends):
         inner = o_ + np.array([np.sign(e_[0]) * -8.0, 0.0, 0.0])
-        mid = 0.5 * (o_ + e_) + np.array([0.0, 0.0, 0.3 * (e_[2] - o_[2])])
-        vessel([inner, o_, mid, e_], [7.0, 6.8, 6.5, 6.2], margin=0.5, n=12)
+        # the veins run nearly horizontally into the atrium, bending towards the hilum further out
+        mid = 0.5 * (o_ + e_) + np.array([0.0, 0.0, -0.25 * (e_[2] - o_[2])])
+        vessel([inner, o_, mid, e_], [7.8, 7.6, 7.0, 6.4], margin=0.5, n=12, hull=False)
 
     # --- oesophagus: behind the trachea and left atrium, through the hiatus into the stomach ----------
     st = np.array([a.cavity_w * 0.42, -a.cavity_d * 0.1, a.z_dome_l - 48.0 * a.extras["stomach_size"]])
@@ -258,7 +290,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         st,
     ]
     esot = TubeSet.curve(eso, 7.5, CH_SOFT, n=30)
-    tubes += [esot, esot.with_channel(CH_EXCLUDE, grow=2.5)]
+    tubes += [esot, esot.with_channel(CH_EXCLUDE, grow=2.5), esot.with_channel(CH_HULL, grow=2.5)]
     tubes.append(TubeSet.curve(eso[:3], 1.6, CH_AIRWAY_LUMEN, n=10))
 
     # --- heart: ventricles, right atrium (right heart border) and left atrium --------------------------
@@ -284,7 +316,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         roots.append(
             TreeRoot(
                 vein_ends[i],
-                6.2,
+                6.4,
                 direction(ostia[i], vein_ends[i]),
                 side,
                 "vein",
@@ -294,12 +326,12 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
 
     core = {
         "z": np.array([a.z_bottom - 20, a.z_dome_r, a.z_confluence, 0.0, a.z_arch_top, a.z_top + 20]),
-        "half_w": np.array([14.0, 16.0, 22.0, 26.0, 24.0, 24.0]),
+        "half_w": np.array([10.0, 12.0, 14.0, 14.0, 16.0, 22.0]),
     }
     return Mediastinum(
         tubes=TubeSet.concat(tubes),
         heart_parts=(ventricles, right_atrium, la),
-        heart_margins=(6.0, 5.0, 3.0),
+        heart_margins=(6.0, 5.0, 1.5),
         left_atrium=la,
         roots=tuple(roots),
         carina_junction=junction,

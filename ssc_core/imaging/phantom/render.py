@@ -22,6 +22,7 @@ from ssc_core.imaging.phantom.mediastinum import (
     CH_AIRWAY_WALL,
     CH_BONE,
     CH_EXCLUDE,
+    CH_HULL,
     CH_LUNG_AIRWAY_LUMEN,
     CH_LUNG_AIRWAY_WALL,
     CH_LUNG_VESSEL,
@@ -150,7 +151,12 @@ class SliceComposer:
         lerp_into(hb, t.airway_wall, cov[CH_AIRWAY_WALL][rb, cb])
         lerp_into(hb, t.air, cov[CH_AIRWAY_LUMEN][rb, cb])
         # --- lungs ----------------------------------------------------------------------------------------
-        lung = self.lungs.slice_coverage(x, y, z, px, sd_cav, cov[CH_EXCLUDE][rc, cc], (above_r, above_l))
+        hull = cov[CH_HULL][rc, cc].copy()
+        for part, margin in zip(self.med.heart_parts, self.med.heart_margins):
+            if part.in_slice(z, margin):
+                np.maximum(hull, coverage(part.sd(x, y, z) + np.float32(margin), px) * above, out=hull)
+        exclude = np.maximum(cov[CH_EXCLUDE][rc, cc], closed_envelope(hull, px, radius_mm=9.0))
+        lung = self.lungs.slice_coverage(x, y, z, px, sd_cav, exclude, (above_r, above_l))
         lung_c = lung >= 0.5
         paren = self._parenchyma(z, x, y, rc, cc)
         gg = ret = None
@@ -216,3 +222,44 @@ class SliceComposer:
             sc = self.stomach.centre
             gas_y = np.float32(sc[1] - self.stomach.axes[1] * (1.0 - 2.0 * a.extras["stomach_gas"]))
             lerp_into(hu, t.air, inner * coverage(gas_y - y, px))
+
+
+def closed_envelope(cov: np.ndarray, px: float, radius_mm: float, cell_mm: float = 2.5) -> np.ndarray:
+    """Soft mask of the morphological closing of ``cov > 0.4`` with a disc of ``radius_mm``.
+
+    Fills the fat between neighbouring mediastinal structures (the mediastinal contour runs from one to the
+    next as on CT, instead of the lung dipping between them). Done on a grid of about ``cell_mm`` and
+    interpolated back, so it costs well under a millisecond per slice.
+    """
+    from scipy.ndimage import binary_closing, gaussian_filter
+
+    h, w = cov.shape
+    if h == 0 or w == 0 or not (cov > 0.4).any():
+        return np.zeros_like(cov)
+    f = max(1, round(float(cell_mm / px)))
+    hp, wp = -(-h // f) * f, -(-w // f) * f
+    padded = np.zeros((hp, wp), dtype=np.float32)
+    padded[:h, :w] = cov
+    small = padded.reshape(hp // f, f, wp // f, f).max(axis=(1, 3)) > 0.4
+    r = max(1, round(float(radius_mm / (f * px))))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    disc = xx * xx + yy * yy <= r * r
+    big = np.pad(small, r + 1)
+    closed = binary_closing(big, structure=disc)[r + 1 : -r - 1, r + 1 : -r - 1].astype(np.float32)
+    closed = gaussian_filter(closed, 0.8, mode="nearest")  # round off the staircase of the coarse grid
+    # bilinear back to the pixel grid, then a steep ramp round 0.5 for a smooth, sharp edge
+    iy = np.clip((np.arange(h) + 0.5) / f - 0.5, 0.0, closed.shape[0] - 1.0)
+    ix = np.clip((np.arange(w) + 0.5) / f - 0.5, 0.0, closed.shape[1] - 1.0)
+    y0 = np.minimum(iy.astype(int), closed.shape[0] - 2) if closed.shape[0] > 1 else np.zeros(h, int)
+    x0 = np.minimum(ix.astype(int), closed.shape[1] - 2) if closed.shape[1] > 1 else np.zeros(w, int)
+    ty = (iy - y0).astype(np.float32)[:, None]
+    tx = (ix - x0).astype(np.float32)[None, :]
+    y1 = np.minimum(y0 + 1, closed.shape[0] - 1)
+    x1 = np.minimum(x0 + 1, closed.shape[1] - 1)
+    rows0, rows1 = closed[y0], closed[y1]
+    top = rows0[:, x0] * (1 - tx) + rows0[:, x1] * tx
+    bottom = rows1[:, x0] * (1 - tx) + rows1[:, x1] * tx
+    v = top * (1 - ty) + bottom * ty
+    out = (v - np.float32(0.5)) * np.float32(f) + np.float32(0.5)
+    np.clip(out, 0.0, 1.0, out=out)
+    return np.maximum(out, cov)

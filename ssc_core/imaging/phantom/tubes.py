@@ -222,6 +222,13 @@ class TubeRasteriser:
         self._r0 = r0[sel].astype(np.float32)
         self._dr = (r1[sel] - r0[sel]).astype(np.float32)
         self._fill = fill[sel].astype(np.float32)
+        # centreline height along the clipped piece, relative to the slice, and the tilt of the tube
+        z0 = a[seg, 2] + t0 * d[seg, 2] - zc
+        z1 = a[seg, 2] + t1 * d[seg, 2] - zc
+        self._z0 = z0[sel].astype(np.float32)
+        self._ez = (z1 - z0)[sel].astype(np.float32)
+        self._sin = sin_phi[seg][sel].astype(np.float32)
+        self._half = np.float32(half)
         self._c0, self._w0 = c0[sel], w0[sel]
         self._bw, self._bh = bw[sel], bh[sel]
         self._bounds = np.searchsorted(self._k, np.arange(nz + 1))
@@ -254,6 +261,13 @@ class TubeRasteriser:
         dy = qy - t * ey
         dist = np.sqrt(dx * dx + dy * dy)
         radius = self._r0[s:e][rep] + t * self._dr[s:e][rep]
+        # a tube passing above or below the slab is cut narrower: at a distance h between its axis and the
+        # slab (measured across the axis), its in-plane half-width is sqrt(r^2 - h^2)
+        h = (
+            np.maximum(np.abs(self._z0[s:e][rep] + t * self._ez[s:e][rep]) - self._half, 0.0)
+            * self._sin[s:e][rep]
+        )
+        radius = np.sqrt(np.maximum(radius * radius - h * h, 0.0))
         cov = line_coverage(dist, radius, self.grid.px) * self._fill[s:e][rep]
         flat = (self._ch[s:e][rep] * n + row) * n + col
         np.maximum.at(out.reshape(-1), flat, cov)

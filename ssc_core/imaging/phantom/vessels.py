@@ -32,7 +32,7 @@ MURRAY_EXPONENT = 2.7
 LEAF_POINTS = 2
 MIN_RADIUS = 0.22
 #: Smallest arterial radius with a bronchus drawn beside it (smaller airways are invisible on CT).
-MIN_AIRWAY_ARTERY_RADIUS = 1.6
+MIN_AIRWAY_ARTERY_RADIUS = 2.2
 
 
 def sample_lung_points(
@@ -165,11 +165,11 @@ def grow_trees(
     vessels = TubeSet.segments(a, b, ra, rb, CH_LUNG_VESSEL)
     # bronchi beside the arteries, where the artery is still large enough for the airway to show
     sel = bronchus & (ra >= MIN_AIRWAY_ARTERY_RADIUS)
-    la, lb_ = ra[sel] * 0.65, rb[sel] * 0.65
+    la, lb_ = ra[sel] * 0.6, rb[sel] * 0.6
     ba, bb = a[sel] + oa[sel], b[sel] + ob[sel]
     lumen = TubeSet.segments(ba, bb, la, lb_, CH_LUNG_AIRWAY_LUMEN)
     wall = TubeSet.segments(
-        ba, bb, la + np.maximum(0.4, 0.25 * la), lb_ + np.maximum(0.4, 0.25 * lb_), CH_LUNG_AIRWAY_WALL
+        ba, bb, la + np.maximum(0.35, 0.2 * la), lb_ + np.maximum(0.35, 0.2 * lb_), CH_LUNG_AIRWAY_WALL
     )
     links = []
     for start, end, r0, r1 in airway_links:
@@ -214,7 +214,12 @@ def _grow(pts, owner, pos, rad, off, airway, builder: _Builder, rng: np.random.G
         if not grow.any():
             break
         gi = np.flatnonzero(grow)
-        length = np.clip(rng.uniform(0.45, 0.65, gi.size) * dist[gi], np.maximum(2.5 * rad[gi], 2.0), 40.0)
+        # a branch heads part of the way to its centroid, but large vessels divide within a few diameters
+        length = np.clip(
+            rng.uniform(0.45, 0.65, gi.size) * dist[gi],
+            np.maximum(2.5 * rad[gi], 2.0),
+            np.minimum(4.5 * rad[gi] + 4.0, 40.0),
+        )
         jitter = rng.normal(0.0, 0.08, (gi.size, 3)) * length[:, None]
         jitter -= (jitter * u[gi]).sum(1, keepdims=True) * u[gi]
         end = pos[gi] + u[gi] * length[:, None] + jitter
