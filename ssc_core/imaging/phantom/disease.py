@@ -166,10 +166,12 @@ class DiseaseField:
         self._gg_lr, self._ret_lr = fields
         # textures: tiles twice the slice, read through a window that drifts slowly with z
         # periodic n x n tiles, read through a window that drifts with z (wrapping round)
-        self._gg_tex = textures.ground_glass_field((n, n), rng, pixel_mm=px, mean_hu=spec.gg_hu)
-        self._ret_tex = textures.reticulation_field(
+        gg = textures.ground_glass_field((n, n), rng, pixel_mm=px, mean_hu=spec.gg_hu)
+        ret = textures.reticulation_field(
             (n, n), rng, pixel_mm=px, cell_mm=spec.ret_cell_mm, line_hu=spec.ret_hu
         )
+        self._gg_tex = np.pad(gg, ((0, n), (0, n)), mode="wrap")
+        self._ret_tex = np.pad(ret, ((0, n), (0, n)), mode="wrap")
         self._drift = rng.uniform(-1.0, 1.0, 4)
 
     def set_grid(self, x_all: Array, y_all: Array) -> None:
@@ -194,9 +196,7 @@ class DiseaseField:
         d = self._drift
         ox = int(d[2 * which] * 0.9 * z / self.px) % n
         oy = int(d[2 * which + 1] * 0.9 * z / self.px) % n
-        r = (np.arange(rows.start, rows.stop) + oy) % n
-        c = (np.arange(cols.start, cols.stop) + ox) % n
-        return tex[np.ix_(r, c)]
+        return tex[oy : oy + n, ox : ox + n][rows, cols]
 
     def slice(
         self, z: float, x: Array, y: Array, rows: slice, cols: slice, lung: Array, depth_mm: Array

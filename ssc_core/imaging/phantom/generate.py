@@ -12,7 +12,7 @@ from ssc_core.constants import LEVELS, Level
 from ssc_core.imaging.phantom.anatomy import REFERENCE_MATRIX, Anatomy, draw_anatomy
 from ssc_core.imaging.phantom.disease import DiseaseField, DiseaseSpec, level_scores_from_percent
 from ssc_core.imaging.phantom.lungs import Lungs
-from ssc_core.imaging.phantom.mediastinum import N_CHANNELS, build_mediastinum
+from ssc_core.imaging.phantom.mediastinum import CH_HULL, N_CHANNELS, build_mediastinum
 from ssc_core.imaging.phantom.render import SliceComposer
 from ssc_core.imaging.phantom.skeleton import Skeleton, clavicle_tubes
 from ssc_core.imaging.phantom.thorax import Thorax
@@ -127,7 +127,14 @@ def generate_phantom(
     check_cancel(cancel)
     skeleton = Skeleton(anat, thorax, grid)
     tubes = TubeSet.concat([med.tubes, trees, clavicle_tubes(anat, thorax, skeleton.z_manubrium)])
-    raster = TubeRasteriser(tubes, slice_z, slice_spacing_mm, grid, N_CHANNELS)
+    is_hull = tubes.channel == CH_HULL
+    raster = TubeRasteriser(tubes.select(~is_hull), slice_z, slice_spacing_mm, grid, N_CHANNELS)
+    # the central mediastinal structures are closed into the mediastinal envelope on a ~2.5 mm grid
+    f = max(1, round(2.5 / px))
+    n_coarse = -(-matrix // f)
+    coarse = SliceGrid(n_coarse, px * f, grid.x0 + (f - 1) * px / 2.0, grid.y0 + (f - 1) * px / 2.0)
+    hull = tubes.select(is_hull).with_channel(0)
+    hull_raster = TubeRasteriser(hull, slice_z, slice_spacing_mm, coarse, 1)
     level_z = anat.level_z
     field_ = None
     if disease is not None:
@@ -136,7 +143,7 @@ def generate_phantom(
             disease, level_z, matrix, px, anat.cavity_w, anat.cavity_d, anat.z_bottom, anat.z_top, disease_rng
         )
     composer = SliceComposer(
-        anat, thorax, med, lungs, skeleton, raster, grid, slice_spacing_mm, field_, n_slices
+        anat, thorax, med, lungs, skeleton, raster, grid, slice_spacing_mm, field_, n_slices, hull_raster
     )
 
     hu = np.empty((n_slices, matrix, matrix), dtype=np.int16)

@@ -33,7 +33,7 @@ class Lungs:
         self.a = anat
         self.thorax = thorax
         self.med = med
-        self._tree: tuple | None = None
+        self._occupancy: dict[float, tuple[Array, tuple[float, float, float, float]]] = {}
 
     # --- the mediastinal core ---------------------------------------------------------------------
 
@@ -52,16 +52,20 @@ class Lungs:
         sd_y = np.minimum(y - y_ant + np.float32(4.0), y_post + np.float32(4.0) - y)
         return np.minimum(sd_x, sd_y)
 
-    def _clearance(self, pts: Array) -> Array:
-        """Signed clearance (mm) of points from the margins round the mediastinal tubes (> 0: outside)."""
-        from scipy.spatial import cKDTree
+    def _in_margins(self, pts: Array, margin: float) -> Array:
+        """True for points within ``margin`` mm of the fat margins round the mediastinal tubes.
 
-        if self._tree is None:
-            samples, radii = _centreline_samples(self.med)
-            self._tree = (cKDTree(samples), radii)
-        tree, radii = self._tree
-        dist, idx = tree.query(pts, k=8)
-        return (dist - radii[idx]).min(axis=1) - 0.5
+        Looked up in a 2 mm occupancy grid of those margins (grown by ``margin``), rasterised once per
+        margin with the same tube rasteriser as the slices.
+        """
+        key = round(float(margin), 3)
+        if key not in self._occupancy:
+            self._occupancy[key] = _margin_occupancy(self, margin)
+        occ, (x0, y0, z0, step) = self._occupancy[key]
+        k = np.clip(np.rint((z0 - pts[:, 2]) / step).astype(int), 0, occ.shape[0] - 1)
+        j = np.clip(np.rint((pts[:, 1] - y0) / step).astype(int), 0, occ.shape[1] - 1)
+        i = np.clip(np.rint((pts[:, 0] - x0) / step).astype(int), 0, occ.shape[2] - 1)
+        return occ[k, j, i]
 
     def septum_x(self) -> float:
         """x of the midline plane that separates the right from the left lung."""
@@ -126,7 +130,7 @@ class Lungs:
         zd = np.where(right, t.dome_z(x, y, "right"), t.dome_z(x, y, "left"))
         ok &= z > zd + m
         if ok.any():
-            ok[ok] &= self._clearance(pts[ok]) > m
+            ok[ok] &= ~self._in_margins(pts[ok], margin)
         return np.where(ok, np.where(right, 1, 2), 0).astype(np.int8)
 
     # --- lobes and fissures -----------------------------------------------------------------------
@@ -171,15 +175,26 @@ class Lungs:
         return out
 
 
-def _centreline_samples(med: Mediastinum, step: float = 1.0) -> tuple[Array, Array]:
-    """Points every ``step`` mm along the exclusion tubes and the tube radius there."""
-    t = med.tubes
-    sel = t.channel == CH_EXCLUDE
-    a, b, ra, rb = t.a[sel], t.b[sel], t.ra[sel], t.rb[sel]
-    length = np.linalg.norm(b - a, axis=1)
-    n = np.maximum(np.ceil(length / step).astype(int), 1) + 1
-    seg = np.repeat(np.arange(a.shape[0]), n)
-    tt = (np.arange(seg.size) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n - 1, n)
-    pts = a[seg] + tt[:, None] * (b - a)[seg]
-    rad = ra[seg] + tt * (rb - ra)[seg]
-    return pts, rad
+def _margin_occupancy(lungs: Lungs, margin: float, step: float = 2.0) -> tuple[Array, tuple[float, ...]]:
+    """Boolean (z, y, x) grid of the mediastinal tube margins grown by ``margin`` (see ``_in_margins``)."""
+    from ssc_core.imaging.phantom.tubes import SliceGrid, TubeRasteriser, TubeSet
+
+    a = lungs.a
+    t = lungs.med.tubes
+    primary = t.channel == CH_EXCLUDE
+    second = t.channel2 == CH_EXCLUDE
+    sel = primary | second
+    grow = np.where(primary, 0.0, t.grow2)[sel] + margin
+    tubes = TubeSet.segments(t.a[sel], t.b[sel], t.ra[sel] + grow, t.rb[sel] + grow, 0)
+    half = max(a.cavity_w, a.cavity_d) + 20.0
+    n = int(np.ceil(2.0 * half / step)) + 1
+    grid = SliceGrid(n, step, -half, -half)
+    zs = a.z_top - step * np.arange(int(np.ceil((a.z_top - a.z_bottom) / step)) + 1)
+    raster = TubeRasteriser(tubes, zs, step, grid, 1)
+    occ = np.zeros((zs.size, n, n), dtype=bool)
+    buf = np.zeros((1, n, n), dtype=np.float32)
+    for k in range(zs.size):
+        buf.fill(0.0)
+        raster.render(k, buf)
+        occ[k] = buf[0] > 0.5
+    return occ, (-half, -half, float(zs[0]), step)

@@ -104,8 +104,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
 
     def vessel(points, radii, margin: float = 3.0, n: int = 24, hull: bool = True) -> None:
         t = TubeSet.curve(points, radii, CH_SOFT, n=n)
-        tubes.append(t)
-        tubes.append(t.with_channel(CH_EXCLUDE, grow=margin))
+        tubes.append(t.with_margin(CH_EXCLUDE, margin))
         if hull:
             tubes.append(t.with_channel(CH_HULL, grow=margin))
 
@@ -134,8 +133,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     main_l = TubeSet.polyline([junction, end_l], [rl, rl * 0.95], 0)
     for t, wall in ((trachea, 2.0), (main_r, 1.7), (main_l, 1.6)):
         tubes.append(t.with_channel(CH_AIRWAY_LUMEN))
-        tubes.append(t.with_channel(CH_AIRWAY_WALL, grow=wall))
-        tubes.append(t.with_channel(CH_EXCLUDE, grow=wall + 2.0))
+        tubes.append(t.with_channel(CH_AIRWAY_WALL, grow=wall).with_margin(CH_EXCLUDE, 2.0))
         tubes.append(t.with_channel(CH_HULL, grow=wall + 2.0))
 
     # --- aorta and great vessels ----------------------------------------------------------------------
@@ -152,8 +150,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
     ]
     vessel([*asc, list(arch_pts[0])], [r_asc - 1.0, r_asc, r_asc, r_asc], margin=4.0, n=20)
     radii = np.linspace(r_asc, r_desc, arch_pts.shape[0])
-    tubes.append(TubeSet.polyline(arch_pts, radii, CH_SOFT))
-    tubes.append(TubeSet.polyline(arch_pts, radii + 4.0, CH_EXCLUDE))
+    tubes.append(TubeSet.polyline(arch_pts, radii, CH_SOFT).with_margin(CH_EXCLUDE, 4.0))
     tubes.append(TubeSet.polyline(arch_pts, radii + 4.0, CH_HULL))
     vessel([list(arch_pts[-1]), *desc], [r_desc] * (len(desc) + 1), margin=4.0, n=30)
     origins = np.array([arch(t) for t in (0.3, 0.46, 0.62)])
@@ -290,7 +287,7 @@ def build_mediastinum(a: Anatomy, thorax: Thorax) -> Mediastinum:
         st,
     ]
     esot = TubeSet.curve(eso, 7.5, CH_SOFT, n=30)
-    tubes += [esot, esot.with_channel(CH_EXCLUDE, grow=2.5), esot.with_channel(CH_HULL, grow=2.5)]
+    tubes += [esot.with_margin(CH_EXCLUDE, 2.5), esot.with_channel(CH_HULL, grow=2.5)]
     tubes.append(TubeSet.curve(eso[:3], 1.6, CH_AIRWAY_LUMEN, n=10))
 
     # --- heart: ventricles, right atrium (right heart border) and left atrium --------------------------

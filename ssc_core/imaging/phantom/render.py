@@ -22,7 +22,6 @@ from ssc_core.imaging.phantom.mediastinum import (
     CH_AIRWAY_WALL,
     CH_BONE,
     CH_EXCLUDE,
-    CH_HULL,
     CH_LUNG_AIRWAY_LUMEN,
     CH_LUNG_AIRWAY_WALL,
     CH_LUNG_VESSEL,
@@ -62,6 +61,7 @@ class SliceComposer:
         thickness: float,
         disease: DiseaseField | None,
         n_slices: int,
+        hull_raster: TubeRasteriser | None = None,
     ):
         self.a = anat
         self.thorax = thorax
@@ -77,10 +77,11 @@ class SliceComposer:
         n = grid.n
         self.tube_cov = np.zeros((N_CHANNELS, n, n), dtype=np.float32)
         rng = np.random.default_rng(np.random.SeedSequence([anat.seed, 0x7E47]))
-        big = (2 * n, 2 * n)
-        self.noise = textures.ct_noise(big, rng, anat.noise_hu, grain_px=0.55 * 0.7 / grid.px)
-        self.lung_tex = textures.parenchyma_texture(big, rng, pixel_mm=grid.px)
-        self.fat_tex = textures.smooth_field(big, rng, 3.0 / grid.px) * np.float32(8.0)
+        # periodic n x n fields, stored wrapped to 2n x 2n so that any window is a view
+        tile = (n, n)
+        self.noise = _wrap2(textures.ct_noise(tile, rng, anat.noise_hu, grain_px=0.55 * 0.7 / grid.px))
+        self.lung_tex = _wrap2(textures.parenchyma_texture(tile, rng, pixel_mm=grid.px))
+        self.fat_tex = _wrap2(textures.smooth_field(tile, rng, 3.0 / grid.px) * np.float32(8.0))
         self.noise_offsets = rng.integers(0, n, (n_slices, 2))
         self._drift = rng.uniform(-1.0, 1.0, 2)
         a = anat
@@ -94,6 +95,10 @@ class SliceComposer:
             (a.cavity_w * 0.2, a.cavity_d * 0.4, 46.0),
             np.eye(3),
         )
+        # the mediastinal envelope is worked out on a grid of about 2.5 mm
+        self.hull_raster = hull_raster
+        self.hull_grid = hull_raster.grid if hull_raster is not None else grid
+        self.hull_cov = np.zeros((1, self.hull_grid.n, self.hull_grid.n), dtype=np.float32)
         self.base = np.full((n, n), TISSUE_HU.air, dtype=np.float32)
         self._table(self.base)
 
@@ -114,7 +119,7 @@ class SliceComposer:
         th = self.thorax
         cov = self.tube_cov
         cov.fill(0.0)
-        self.raster.render(k, cov)
+        drawn = self.raster.render(k, cov)
         hu = self.base.copy()
         # --- body wall (inside the body's bounding box) --------------------------------------------------
         w, d, cy = (float(v) for v in th.cavity_size(z))
@@ -147,15 +152,11 @@ class SliceComposer:
         for part in self.med.heart_parts:
             if part.in_slice(z, 2.0):
                 lerp_into(hc, t.blood, coverage(part.sd(x, y, z), px) * above)
-        lerp_into(hb, t.blood, cov[CH_SOFT][rb, cb])
-        lerp_into(hb, t.airway_wall, cov[CH_AIRWAY_WALL][rb, cb])
-        lerp_into(hb, t.air, cov[CH_AIRWAY_LUMEN][rb, cb])
+        for ch, value in ((CH_SOFT, t.blood), (CH_AIRWAY_WALL, t.airway_wall), (CH_AIRWAY_LUMEN, t.air)):
+            if drawn[ch]:
+                lerp_into(hb, value, cov[ch][rb, cb])
         # --- lungs ----------------------------------------------------------------------------------------
-        hull = cov[CH_HULL][rc, cc].copy()
-        for part, margin in zip(self.med.heart_parts, self.med.heart_margins):
-            if part.in_slice(z, margin):
-                np.maximum(hull, coverage(part.sd(x, y, z) + np.float32(margin), px) * above, out=hull)
-        exclude = np.maximum(cov[CH_EXCLUDE][rc, cc], closed_envelope(hull, px, radius_mm=9.0))
+        exclude = np.maximum(cov[CH_EXCLUDE][rc, cc], self._mediastinal_envelope(k, z, w, d, cy, x, y))
         lung = self.lungs.slice_coverage(x, y, z, px, sd_cav, exclude, (above_r, above_l))
         lung_c = lung >= 0.5
         paren = self._parenchyma(z, x, y, rc, cc)
@@ -169,19 +170,43 @@ class SliceComposer:
             gg[rc, cc] = gg_c
             ret[rc, cc] = ret_c
         lerp_into(hc, paren, lung)
-        lerp_into(hc, t.blood, cov[CH_LUNG_VESSEL][rc, cc] * lung)
-        lerp_into(hc, t.airway_wall, cov[CH_LUNG_AIRWAY_WALL][rc, cc] * lung)
-        lerp_into(hc, t.air, cov[CH_LUNG_AIRWAY_LUMEN][rc, cc] * lung)
+        for ch, value in (
+            (CH_LUNG_VESSEL, t.blood),
+            (CH_LUNG_AIRWAY_WALL, t.airway_wall),
+            (CH_LUNG_AIRWAY_LUMEN, t.air),
+        ):
+            if drawn[ch]:
+                lerp_into(hc, value, cov[ch][rc, cc] * lung)
         # --- bones ----------------------------------------------------------------------------------------
         self.skeleton.spine_hu(z, px, hu)
         self.skeleton.sternum_hu(z, px, hu)
-        lerp_into(hb, t.cortical_bone, cov[CH_BONE][rb, cb])
-        lerp_into(hb, t.marrow, cov[CH_MARROW][rb, cb])
+        for ch, value in ((CH_BONE, t.cortical_bone), (CH_MARROW, t.marrow)):
+            if drawn[ch]:
+                lerp_into(hb, value, cov[ch][rb, cb])
         oy, ox = self.noise_offsets[k]
         hu += self._window(self.noise, int(oy), int(ox))
         lung_mask = np.zeros((g.n, g.n), dtype=bool)
         lung_mask[rc, cc] = lung_c
         return SliceResult(hu, lung_mask, gg, ret, pct)
+
+    def _mediastinal_envelope(
+        self, k: int, z: float, w: float, d: float, cy: float, x: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        """The closed envelope of the central mediastinal structures and the heart (coarse grid)."""
+        g = self.hull_grid
+        self.hull_cov.fill(0.0)
+        if self.hull_raster is not None:
+            self.hull_raster.render(k, self.hull_cov)
+        rows, cols = g.roi(-w - 15.0, w + 15.0, cy - d - 15.0, self.a.cavity_d + 15.0)
+        xc, yc = g.x[cols], g.y[rows]
+        hull = self.hull_cov[0][rows, cols]
+        if any(part.in_slice(z, m) for part, m in zip(self.med.heart_parts, self.med.heart_margins)):
+            above = np.minimum(*self.lungs.above_dome(xc[None, :], yc[:, None], z, self.thickness))
+            for part, margin in zip(self.med.heart_parts, self.med.heart_margins):
+                if part.in_slice(z, margin):
+                    sd = part.sd(xc[None, :], yc[:, None], z) + np.float32(margin)
+                    np.maximum(hull, coverage(sd, g.px) * above, out=hull)
+        return closed_envelope(hull, xc, yc, x.ravel(), y.ravel(), radius_mm=9.0)
 
     def _parenchyma(self, z: float, x: np.ndarray, y: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
         a = self.a
@@ -224,42 +249,48 @@ class SliceComposer:
             lerp_into(hu, t.air, inner * coverage(gas_y - y, px))
 
 
-def closed_envelope(cov: np.ndarray, px: float, radius_mm: float, cell_mm: float = 2.5) -> np.ndarray:
-    """Soft mask of the morphological closing of ``cov > 0.4`` with a disc of ``radius_mm``.
+def _wrap2(tile: np.ndarray) -> np.ndarray:
+    """A periodic tile repeated to twice its size (windows of the tile's size at any offset are views)."""
+    return np.pad(tile, ((0, tile.shape[0]), (0, tile.shape[1])), mode="wrap")
 
-    Fills the fat between neighbouring mediastinal structures (the mediastinal contour runs from one to the
-    next as on CT, instead of the lung dipping between them). Done on a grid of about ``cell_mm`` and
-    interpolated back, so it costs well under a millisecond per slice.
+
+def closed_envelope(
+    coarse: np.ndarray, cx: np.ndarray, cy: np.ndarray, x: np.ndarray, y: np.ndarray, radius_mm: float
+) -> np.ndarray:
+    """Soft mask, at pixel centres ``x`` (1-D) by ``y`` (1-D), of the closing of ``coarse > 0.4``.
+
+    ``coarse`` is a coverage on a coarse grid (cell centres ``cx``, ``cy``, uniform); the closing with a
+    disc of ``radius_mm`` fills the fat between neighbouring mediastinal structures, so the mediastinal
+    contour runs from one to the next as on CT instead of the lung dipping between them. The result is
+    smoothed and interpolated bilinearly to the pixels, with a steep ramp round 0.5 for a sharp edge.
     """
     from scipy.ndimage import binary_closing, gaussian_filter
 
-    h, w = cov.shape
-    if h == 0 or w == 0 or not (cov > 0.4).any():
-        return np.zeros_like(cov)
-    f = max(1, round(float(cell_mm / px)))
-    hp, wp = -(-h // f) * f, -(-w // f) * f
-    padded = np.zeros((hp, wp), dtype=np.float32)
-    padded[:h, :w] = cov
-    small = padded.reshape(hp // f, f, wp // f, f).max(axis=(1, 3)) > 0.4
-    r = max(1, round(float(radius_mm / (f * px))))
+    out_shape = (y.size, x.size)
+    mask = coarse > 0.4
+    if 0 in out_shape or not mask.any():
+        return np.zeros(out_shape, dtype=np.float32)
+    cell = float(cx[1] - cx[0]) if cx.size > 1 else 1.0
+    r = max(1, round(float(radius_mm / cell)))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disc = xx * xx + yy * yy <= r * r
-    big = np.pad(small, r + 1)
+    big = np.pad(mask, r + 1)
     closed = binary_closing(big, structure=disc)[r + 1 : -r - 1, r + 1 : -r - 1].astype(np.float32)
     closed = gaussian_filter(closed, 0.8, mode="nearest")  # round off the staircase of the coarse grid
-    # bilinear back to the pixel grid, then a steep ramp round 0.5 for a smooth, sharp edge
-    iy = np.clip((np.arange(h) + 0.5) / f - 0.5, 0.0, closed.shape[0] - 1.0)
-    ix = np.clip((np.arange(w) + 0.5) / f - 0.5, 0.0, closed.shape[1] - 1.0)
-    y0 = np.minimum(iy.astype(int), closed.shape[0] - 2) if closed.shape[0] > 1 else np.zeros(h, int)
-    x0 = np.minimum(ix.astype(int), closed.shape[1] - 2) if closed.shape[1] > 1 else np.zeros(w, int)
+    ny, nx = closed.shape
+    iy = np.clip((y - cy[0]) / cell, 0.0, ny - 1.0)
+    ix = np.clip((x - cx[0]) / cell, 0.0, nx - 1.0)
+    y0 = np.minimum(iy.astype(int), max(ny - 2, 0))
+    x0 = np.minimum(ix.astype(int), max(nx - 2, 0))
+    y1 = np.minimum(y0 + 1, ny - 1)
+    x1 = np.minimum(x0 + 1, nx - 1)
     ty = (iy - y0).astype(np.float32)[:, None]
     tx = (ix - x0).astype(np.float32)[None, :]
-    y1 = np.minimum(y0 + 1, closed.shape[0] - 1)
-    x1 = np.minimum(x0 + 1, closed.shape[1] - 1)
     rows0, rows1 = closed[y0], closed[y1]
     top = rows0[:, x0] * (1 - tx) + rows0[:, x1] * tx
     bottom = rows1[:, x0] * (1 - tx) + rows1[:, x1] * tx
     v = top * (1 - ty) + bottom * ty
-    out = (v - np.float32(0.5)) * np.float32(f) + np.float32(0.5)
+    ramp = np.float32(cell / max(float(x[1] - x[0]) if x.size > 1 else cell, 1e-6))
+    out = (v - np.float32(0.5)) * ramp + np.float32(0.5)
     np.clip(out, 0.0, 1.0, out=out)
-    return np.maximum(out, cov)
+    return out

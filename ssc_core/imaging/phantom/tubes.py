@@ -25,16 +25,42 @@ from ssc_core.imaging.phantom.shapes import line_coverage
 
 @dataclass(frozen=True)
 class TubeSet:
-    """Segments ``a[i] -> b[i]`` (x, y, z mm in the phantom frame) with radii and an output channel."""
+    """Segments ``a[i] -> b[i]`` (x, y, z mm in the phantom frame) with radii and an output channel.
+
+    A segment may also draw a second, wider copy of itself (radius + ``grow2``) on ``channel2`` (-1: none),
+    e.g. a vessel and the fat margin round it, for the price of one distance computation.
+    """
 
     a: np.ndarray
     b: np.ndarray
     ra: np.ndarray
     rb: np.ndarray
     channel: np.ndarray
+    channel2: np.ndarray | None = None
+    grow2: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.a.shape[0]
+        if self.channel2 is None:
+            object.__setattr__(self, "channel2", np.full(n, -1, dtype=np.int16))
+        if self.grow2 is None:
+            object.__setattr__(self, "grow2", np.zeros(n))
 
     def __len__(self) -> int:
         return int(self.a.shape[0])
+
+    def with_margin(self, channel: int, grow: float) -> TubeSet:
+        """The same segments, also drawn ``grow`` mm wider on ``channel``."""
+        n = len(self)
+        return TubeSet(
+            self.a,
+            self.b,
+            self.ra,
+            self.rb,
+            self.channel,
+            np.full(n, channel, np.int16),
+            np.full(n, float(grow)),
+        )
 
     @classmethod
     def empty(cls) -> TubeSet:
@@ -88,6 +114,20 @@ class TubeSet:
             np.concatenate([s.ra for s in sets]),
             np.concatenate([s.rb for s in sets]),
             np.concatenate([s.channel for s in sets]),
+            np.concatenate([s.channel2 for s in sets]),
+            np.concatenate([s.grow2 for s in sets]),
+        )
+
+    def select(self, mask: np.ndarray) -> TubeSet:
+        """The segments where ``mask`` is true."""
+        return TubeSet(
+            self.a[mask],
+            self.b[mask],
+            self.ra[mask],
+            self.rb[mask],
+            self.channel[mask],
+            self.channel2[mask],
+            self.grow2[mask],
         )
 
     def with_channel(self, channel: int, grow: float = 0.0, scale: float = 1.0) -> TubeSet:
@@ -163,12 +203,14 @@ class TubeRasteriser:
         zs = np.asarray(slice_z, dtype=np.float64)
         nz = zs.size
         half = thickness / 2.0
+        tubes = _split_long(tubes)
         a, b = tubes.a, tubes.b
         d = b - a
         seg_len = np.linalg.norm(d, axis=1)
         horiz = np.linalg.norm(d[:, :2], axis=1)
         sin_phi = np.where(seg_len > 1e-9, horiz / np.maximum(seg_len, 1e-9), 0.0)
-        rmax = np.maximum(tubes.ra, tubes.rb)
+        grow2 = np.where(tubes.channel2 >= 0, np.maximum(tubes.grow2, 0.0), 0.0)
+        rmax = np.maximum(tubes.ra, tubes.rb) + grow2
         rz = rmax * sin_phi + 1e-6
         zlo = np.minimum(a[:, 2], b[:, 2]) - rz - half
         zhi = np.maximum(a[:, 2], b[:, 2]) + rz + half
@@ -203,7 +245,7 @@ class TubeRasteriser:
         r1 = ra + t1 * (rb - ra)
         # share of the slab filled by a tube lying in it (1 for a tube crossing the slab steeply)
         fill = np.minimum(1.0, (r0 + r1) / np.maximum(thickness * sin_phi[seg], 1e-6))
-        rr = np.maximum(r0, r1) + grid.px
+        rr = np.maximum(r0, r1) + grow2[seg] + 0.5 * grid.px + 1e-3
         px = grid.px
         c0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - rr - grid.x0) / px).astype(np.int64)
         c1 = np.ceil((np.maximum(p0[:, 0], p1[:, 0]) + rr - grid.x0) / px).astype(np.int64)
@@ -217,6 +259,8 @@ class TubeRasteriser:
         sel = np.flatnonzero(ok)[order]
         self._k = k[sel]
         self._ch = tubes.channel[seg[sel]].astype(np.int64)
+        self._ch2 = tubes.channel2[seg[sel]].astype(np.int64)
+        self._grow2 = tubes.grow2[seg[sel]].astype(np.float32)
         self._p0 = p0[sel].astype(np.float32)
         self._e = (p1[sel] - p0[sel]).astype(np.float32)
         self._r0 = r0[sel].astype(np.float32)
@@ -237,11 +281,18 @@ class TubeRasteriser:
     def n_pairs(self) -> int:
         return int(self._k.size)
 
-    def render(self, k: int, out: np.ndarray) -> None:
-        """Add (maximum) the coverage of slice ``k`` into ``out`` of shape (n_channels, n, n), float32."""
+    def render(self, k: int, out: np.ndarray) -> np.ndarray:
+        """Add (maximum) the coverage of slice ``k`` into ``out`` of shape (n_channels, n, n), float32.
+
+        Returns a boolean per channel: whether anything was drawn on it (the caller may skip the others).
+        """
         s, e = self._bounds[k], self._bounds[k + 1]
+        present = np.zeros(self.n_channels, dtype=bool)
         if e <= s:
-            return
+            return present
+        present[self._ch[s:e]] = True
+        ch2 = self._ch2[s:e]
+        present[ch2[ch2 >= 0]] = True
         n = self.grid.n
         bw, bh = self._bw[s:e], self._bh[s:e]
         sizes = bw * bh
@@ -267,7 +318,40 @@ class TubeRasteriser:
             np.maximum(np.abs(self._z0[s:e][rep] + t * self._ez[s:e][rep]) - self._half, 0.0)
             * self._sin[s:e][rep]
         )
-        radius = np.sqrt(np.maximum(radius * radius - h * h, 0.0))
-        cov = line_coverage(dist, radius, self.grid.px) * self._fill[s:e][rep]
-        flat = (self._ch[s:e][rep] * n + row) * n + col
-        np.maximum.at(out.reshape(-1), flat, cov)
+        h2 = h * h
+        fill = self._fill[s:e][rep]
+        pix = row * n + col
+        cov = line_coverage(dist, np.sqrt(np.maximum(radius * radius - h2, 0.0)), self.grid.px) * fill
+        flat_out = out.reshape(-1)
+        np.maximum.at(flat_out, self._ch[s:e][rep] * (n * n) + pix, cov)
+        second = ch2[rep]
+        sel2 = second >= 0
+        if sel2.any():
+            r2 = radius[sel2] + self._grow2[s:e][rep][sel2]
+            cov2 = line_coverage(dist[sel2], np.sqrt(np.maximum(r2 * r2 - h2[sel2], 0.0)), self.grid.px)
+            np.maximum.at(flat_out, second[sel2] * (n * n) + pix[sel2], cov2 * fill[sel2])
+        return present
+
+
+def _split_long(tubes: TubeSet) -> TubeSet:
+    """Cut segments that run far in the slice plane into pieces, so their bounding boxes stay tight."""
+    d = tubes.b - tubes.a
+    horiz = np.linalg.norm(d[:, :2], axis=1)
+    limit = np.maximum(5.0, 2.5 * (np.maximum(tubes.ra, tubes.rb) + np.maximum(tubes.grow2, 0.0)))
+    pieces = np.maximum(1, np.ceil(horiz / limit)).astype(np.int64)
+    if not (pieces > 1).any():
+        return tubes
+    idx = np.repeat(np.arange(len(tubes)), pieces)
+    j = np.arange(idx.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0 = (j / pieces[idx])[:, None]
+    t1 = ((j + 1) / pieces[idx])[:, None]
+    dr = (tubes.rb - tubes.ra)[idx]
+    return TubeSet(
+        tubes.a[idx] + t0 * d[idx],
+        tubes.a[idx] + t1 * d[idx],
+        tubes.ra[idx] + t0[:, 0] * dr,
+        tubes.ra[idx] + t1[:, 0] * dr,
+        tubes.channel[idx],
+        tubes.channel2[idx],
+        tubes.grow2[idx],
+    )
