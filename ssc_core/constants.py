@@ -152,3 +152,15 @@ DEFAULT_WASHOUT_DAYS = 42  # six weeks between a reader's repeat sessions (the p
 
 #: File suffix of a study file.
 STUDY_SUFFIX = ".sscstudy"
+
+# Study file (ssc_core.study).
+#: SQLite ``PRAGMA application_id`` of a study file ("SSCS"), so that foreign SQLite files are recognised.
+STUDY_APPLICATION_ID = 0x53534353
+#: Length of a pseudonymous case code's random part (base32 characters of a keyed hash: 50 bits).
+CASE_CODE_CHARS = 10
+#: Consensus sessions list cases/levels where the observers' scores differ by more than this (score points).
+CONSENSUS_DISAGREEMENT_POINTS = 10
+#: ... or where their level positions differ by more than this (mm of world z).
+CONSENSUS_DISAGREEMENT_MM = 10.0
+#: Longest time one timing report may add to a case or level (s); longer is a stuck clock, not reading.
+MAX_TIME_INCREMENT_S = 4 * 3600.0
