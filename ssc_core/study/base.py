@@ -26,6 +26,7 @@ from ssc_core.study.records import (
     Case,
     Reader,
     Role,
+    ScanSource,
     Session,
     SessionKind,
     SessionStatus,
@@ -226,6 +227,11 @@ class StoreBase:
     def cases(self) -> list[Case]:
         """All cases (admin records: they include source locations; never show them to a reader)."""
         return [self._case_from_row(r) for r in self.conn.execute("SELECT * FROM case_ ORDER BY id")]
+
+    def scan_source(self, code: str) -> ScanSource:
+        """Where the scan of case ``code`` is, to load it (never shown to a reader; ``repr`` hides it)."""
+        c = self.case_by_code(code)
+        return ScanSource(c.code, c.location, c.series)
 
     def _case_id(self, code: str) -> int:
         r = self.conn.execute("SELECT id FROM case_ WHERE code = ?", (code,)).fetchone()

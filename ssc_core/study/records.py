@@ -163,6 +163,21 @@ class Case:
 
 
 @dataclass(frozen=True)
+class ScanSource:
+    """Where a case's scan is, for the code that loads it (the GUI controller, the AI integration).
+
+    It may name identifying folders, so ``repr`` hides it; never display, log or export it to a reader.
+    """
+
+    case_code: str
+    location: str = field(repr=False)
+    series: str | None = field(repr=False, default=None)
+
+    def __str__(self) -> str:
+        return f"ScanSource({self.case_code})"
+
+
+@dataclass(frozen=True)
 class Reader:
     id: int
     name: str

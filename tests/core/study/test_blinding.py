@@ -225,10 +225,14 @@ def test_heatmap_arrays_follow_the_policy(world):
 
 
 def test_identity_never_stored_and_sources_kept_out_of_exports_and_audit(world, tmp_path, caplog):
-    store, _admin, _a, _b, _codes, _obs, cases = world
+    store, _admin, _a, _b, codes, _obs, cases = world
     # the admin keeps the scan locations (needed to reload a scan) ...
     assert PLANTED_FOLDER in cases[0].location
     assert PLANTED_FOLDER not in repr(cases[0])  # ... hidden from repr
+    source = store.scan_source(codes[0])  # what the GUI controller loads the scan from
+    assert source.location == cases[0].location
+    assert PLANTED_FOLDER not in repr(source)
+    assert PLANTED_FOLDER not in str(source)
     # ... but the audit log holds only their hashes
     audit_text = "\n".join(str(tuple(r)) for r in store.conn.execute("SELECT * FROM audit"))
     _no_planted(audit_text, "the audit log")
