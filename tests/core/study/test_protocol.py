@@ -299,3 +299,23 @@ def test_after_commit_keeps_unaided_snapshot_and_assisted_revision(study):
 
     gg = {(row.phase, row.value) for row in score_rows(st) if row.level == 1 and row.pattern.value == "GG"}
     assert gg == {(Phase.UNAIDED, 10), (Phase.ASSISTED, 20)}
+
+
+def test_sessions_listed_for_a_reader(study):
+    st = study.store
+    st.add_session("PLANNED", "observer", [study.a], by=study.admin)
+    t1 = open_session(study, "T1")
+    only_b = open_session(study, "B-ONLY", readers=[study.b])
+    fill_reading(st, t1, study.a, study.codes[0])
+    st.submit(t1, study.a, study.codes[0])
+    listed = st.sessions_for_reader(study.a)
+    assert [x.session.label for x in listed] == ["T1"]  # planned and others' sessions are not listed
+    assert (listed[0].available, listed[0].submitted, listed[0].total) == (True, 1, len(study.codes))
+    assert [x.session.label for x in st.sessions_for_reader(study.b)] == ["T1", "B-ONLY"]
+    st.close_session(only_b, by=study.admin)
+    assert [x.session.label for x in st.sessions_for_reader(study.b)] == ["T1"]
+    with pytest.raises(ProtocolError, match="reason"):
+        st.reopen_session(only_b, by=study.admin, reason="")
+    assert (
+        st.reopen_session(only_b, by=study.admin, reason="one case was missed").status is SessionStatus.OPEN
+    )

@@ -13,6 +13,7 @@ from ssc_core.constants import STUDY_APPLICATION_ID
 from ssc_core.errors import StudyCorrupt, StudyError, StudyLocked, StudyOnNetworkDrive
 from ssc_core.study import connection as connection_mod
 from ssc_core.study import schema
+from ssc_core.study.audit import Transaction, read_head
 from ssc_core.study.filesystems import fs_type_from_mounts, is_network_fs_type
 from ssc_core.study.lockfile import lock_path
 from ssc_core.study.setup import populate_new_study
@@ -128,18 +129,27 @@ def test_corrupt_pages_refused(study, tmp_path):
 
 
 def _v1_study(path):
+    """A study file as version 1 wrote it: study, admin and one case (its row without the v2 column)."""
     conn = sqlite3.connect(path, isolation_level=None)
     schema.migrate(conn, target=1)
+    at = "2025-01-01T00:00:00+00:00"
     populate_new_study(
-        conn,
-        name="Old",
-        admin_name="Admin",
-        washout_days=42,
-        points=10,
-        mm=10.0,
-        at="2025-01-01T00:00:00+00:00",
-        secret=b"k" * 32,
+        conn, name="Old", admin_name="Admin", washout_days=42, points=10, mm=10.0, at=at, secret=b"k" * 32
     )
+    conn.execute("BEGIN IMMEDIATE")
+    tx = Transaction(conn, read_head(conn), at=at, actor_id=1, actor="Admin", action="add_case", reason=None)
+    tx.insert(
+        "case_",
+        {
+            "code": "C-OLDCASE001",
+            "content_hash": "0" * 64,
+            "location": "/old/1.mha",
+            "source_name": "1",
+            "added_at": at,
+        },
+    )
+    tx.finish()
+    conn.execute("COMMIT")
     conn.close()
 
 
@@ -148,6 +158,8 @@ def test_v1_file_is_migrated_to_current(tmp_path):
     _v1_study(p)
     with open_study(p) as store:
         assert store.study.schema_version == schema.SCHEMA_VERSION
+        assert store.verify().ok  # v1 audit rows replay onto the v2 table (new column: None)
+        assert store.case_by_code("C-OLDCASE001").excluded_reason is None
         admin = store.reader_by_name("Admin").id
         case = store.add_case(make_source(1), by=admin)
         store.exclude_case(case.code, by=admin, reason="scan incomplete")  # the v2 column
