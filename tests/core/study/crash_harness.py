@@ -166,7 +166,11 @@ def run_crash_trials(
                 break
             lines.append(line)
         child.kill()  # SIGKILL on POSIX: no clean-up, no atexit, mid-transaction as it falls
-        rest, err = child.communicate()
+        # Read the rest through the same buffered stream: communicate() would read the raw pipe and lose
+        # lines that readline() had already buffered.
+        rest = child.stdout.read()  # type: ignore[union-attr]
+        err = child.stderr.read()  # type: ignore[union-attr]
+        child.wait()
         lines += rest.splitlines()
         reported = [int(x) for x in lines if x.strip()]
         stats.kills += 1
