@@ -8,12 +8,15 @@ Every subcommand prints what it did in plain words and exits non-zero on any ref
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ssc_core.constants import DEFAULT_WASHOUT_DAYS, STUDY_SUFFIX
+from ssc_core.progress import Progress
 
 if TYPE_CHECKING:
+    from ssc_core.study.scans import ScanImport
     from ssc_core.study.store import StudyStore
 
 
@@ -45,7 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--washout-days", type=int, default=DEFAULT_WASHOUT_DAYS, help="washout between repeat sessions"
     )
+    _scan_options(p, required=False)
     p.set_defaults(func=cmd_create)
+
+    p = sub.add_parser("add-cases", parents=[rw], help="add one case per CT series from scans")
+    _scan_options(p, required=True)
+    p.set_defaults(func=cmd_add_cases)
 
     p = sub.add_parser("add-reader", parents=[rw], help="add a reader or admin")
     p.add_argument("name")
@@ -135,6 +143,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # --- helpers -------------------------------------------------------------------------------------------
 
 
+def _scan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    src = p.add_argument_group("scans (one case per CT series)")
+    src.add_argument(
+        "--scans", type=Path, metavar="DIR", help="a folder of scans: volume files and sub-folders"
+    )
+    src.add_argument(
+        "--list", dest="list_file", type=Path, metavar="FILE", help="a text file, one scan path a line"
+    )
+    src.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="add the scans that load even if others fail (default: add none)",
+    )
+    src.add_argument(
+        "--show-paths", action="store_true", help="name problem scans by path (may show identifiers)"
+    )
+    p.set_defaults(scans_required=required)
+
+
+def _print_progress(p: Progress) -> None:
+    if sys.stderr.isatty():
+        end = "\n" if p.total and p.done >= p.total else ""
+        print(f"\r{p.message} ...", end=end, file=sys.stderr, flush=True)
+
+
+def _collect_scans(args: argparse.Namespace) -> ScanImport | None:
+    """Load ``--scans`` / ``--list`` (None when neither is given); refuses when a scan fails to load
+    (unless ``--skip-bad``), before anything is written."""
+    from ssc_core.errors import StudyError
+    from ssc_core.study.scans import (
+        ScanEntry,
+        ScanProblem,
+        collect_case_sources,
+        folder_entries,
+        read_list_file,
+    )
+
+    if args.scans is None and args.list_file is None:
+        if args.scans_required:
+            raise StudyError("Give the scans: --scans DIR (a folder of scans) or --list FILE.")
+        return None
+    entries: list[ScanEntry] = []
+    if args.scans is not None:
+        entries += folder_entries(args.scans)
+    if args.list_file is not None:
+        entries += read_list_file(args.list_file)
+    if not entries:
+        raise StudyError("No scans were found there (no volume files, no sub-folders, no DICOM files).")
+    found = collect_case_sources(entries, progress=_print_progress)
+
+    def name(problem: ScanProblem) -> str:
+        text = str(problem)
+        return f"{text}  [{entries[problem.entry - 1].path}]" if args.show_paths else text
+
+    for pr in found.problems:
+        if not pr.refused:
+            print(f"left out (not scorable): {name(pr)}")
+    for pr in found.failed:
+        print(f"could not load: {name(pr)}", file=sys.stderr)
+    if found.failed and not args.skip_bad:
+        raise StudyError(
+            f"{len(found.failed)} scan(s) could not be loaded; nothing was added.",
+            hint="Fix or remove those scans, or add the others with --skip-bad.",
+        )
+    return found
+
+
+def _add_found(store: StudyStore, found: ScanImport, by: int) -> int:
+    added = store.add_cases(found.sources, by=by, skip_duplicates=True)
+    dupes = len(found.sources) - len(added)
+    print(
+        f"Added {len(added)} case(s)"
+        + (f"; {dupes} scan(s) already in the study were skipped" if dupes else "")
+        + (f"; {len(found.failed)} scan(s) could not be loaded" if found.failed else "")
+        + "."
+    )
+    return 2 if found.failed else 0
+
+
 def _open(args: argparse.Namespace, *, readonly: bool = False) -> StudyStore:
     from ssc_core.study.store import open_study
 
@@ -165,6 +252,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from ssc_core.study.store import create_study
 
     path = args.study if args.study.suffix else args.study.with_suffix(STUDY_SUFFIX)
+    found = _collect_scans(args)  # load the scans first: a study is not created around a failed import
     with create_study(
         path,
         name=args.name,
@@ -176,7 +264,15 @@ def cmd_create(args: argparse.Namespace) -> int:
             f"Created study '{store.study.name}' in {path} "
             f"(admin: {args.admin}, washout {args.washout_days} days)."
         )
-    return 0
+        return 0 if found is None else _add_found(store, found, store.reader_by_name(args.admin).id)
+
+
+def cmd_add_cases(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        by = _actor(store, args)  # before the slow part: a wrong --as fails at once
+        found = _collect_scans(args)
+        assert found is not None
+        return _add_found(store, found, by)
 
 
 def cmd_add_reader(args: argparse.Namespace) -> int:

@@ -62,7 +62,7 @@ class SetupMixin(StoreBase):
 
         Each case gets a pseudonymous code (a keyed hash; see ``pseudonym``); the ``ImportIdentity`` of
         each source is used for that and dropped. A scan already in the study (same series UID, or same
-        content and series key) is refused, or skipped with ``skip_duplicates``.
+        voxel content) is refused, or skipped with ``skip_duplicates``.
         """
         self._require_admin(by)
         secret = self._secret()
@@ -77,9 +77,8 @@ class SetupMixin(StoreBase):
                 uid_hash = series_uid_hash(secret, src.identity)
                 dup = self.conn.execute(
                     "SELECT code FROM case_ WHERE code = ? "
-                    "OR (series_uid_hash IS NOT NULL AND series_uid_hash = ?) "
-                    "OR (content_hash = ? AND coalesce(series, '') = ?)",
-                    (code, uid_hash, src.content_hash, src.series or ""),
+                    "OR (series_uid_hash IS NOT NULL AND series_uid_hash = ?) OR content_hash = ?",
+                    (code, uid_hash, src.content_hash),
                 ).fetchone()
                 if dup is not None:
                     if skip_duplicates:
