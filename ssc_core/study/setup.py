@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import sqlite3
+import uuid
 from collections.abc import Iterable, Sequence
 
 from ssc_core.errors import ProtocolError, StudyError
+from ssc_core.study.audit import Transaction, read_head
 from ssc_core.study.base import StoreBase
-from ssc_core.study.clock import to_text
 from ssc_core.study.pseudonym import case_code, series_uid_hash
 from ssc_core.study.records import (
     AIPolicy,
@@ -346,7 +348,7 @@ class SetupMixin(StoreBase):
 
 
 def populate_new_study(
-    conn: object,
+    conn: sqlite3.Connection,
     *,
     name: str,
     admin_name: str,
@@ -357,12 +359,6 @@ def populate_new_study(
     secret: bytes,
 ) -> None:
     """Write the study record and its first admin into a freshly migrated file (see ``create_study``)."""
-    import sqlite3
-    import uuid
-
-    from ssc_core.study.audit import Transaction, read_head
-
-    assert isinstance(conn, sqlite3.Connection)
     clean = " ".join(admin_name.split())
     if not clean:
         raise StudyError("The study needs an admin name.")
@@ -396,4 +392,4 @@ def populate_new_study(
         raise
 
 
-__all__ = ["SetupMixin", "populate_new_study", "to_text"]
+__all__ = ["SetupMixin", "populate_new_study"]

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from ssc_core.constants import CONSENSUS_DISAGREEMENT_MM, CONSENSUS_DISAGREEMENT_POINTS, DEFAULT_WASHOUT_DAYS
+from ssc_core.errors import StudyError
 from ssc_core.study.clock import Clock, system_clock, to_text
 from ssc_core.study.connection import create_file, open_connection
 from ssc_core.study.pseudonym import new_secret
@@ -85,8 +86,6 @@ def create_study(
     overwritten. A fresh random secret for the case codes is stored in it.
     """
     if int(washout_days) < 0:
-        from ssc_core.errors import StudyError
-
         raise StudyError("The washout cannot be negative.")
     at = to_text((clock or system_clock)())
     p = Path(path)
