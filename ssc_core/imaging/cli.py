@@ -81,7 +81,7 @@ class _ProgressBar:
         self.width = width
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._line = ""
-        self._message = None
+        self._message: str | None = None
 
     def update(self, fraction: float | None, message: str) -> None:
         f = 0.0 if fraction is None else min(1.0, max(0.0, fraction))

@@ -103,8 +103,8 @@ class Anatomy:
             Level.L5: l5,
         }
 
-    def vertebra_z(self, k: int) -> float:
-        """Centre height of thoracic vertebra T``k`` (k = 0 stands for C7, 13 for L1)."""
+    def vertebra_z(self, k: float) -> float:
+        """Centre height of thoracic vertebra T``k`` (k = 0 stands for C7, 13 for L1; fractions between)."""
         return self.z_disc45 - (k - 4.5) * self.vert_period
 
     def vb_radius_at(self, z: np.ndarray | float) -> np.ndarray | float:

@@ -175,7 +175,9 @@ class Lungs:
         return out
 
 
-def _margin_occupancy(lungs: Lungs, margin: float, step: float = 2.0) -> tuple[Array, tuple[float, ...]]:
+def _margin_occupancy(
+    lungs: Lungs, margin: float, step: float = 2.0
+) -> tuple[Array, tuple[float, float, float, float]]:
     """Boolean (z, y, x) grid of the mediastinal tube margins grown by ``margin`` (see ``_in_margins``)."""
     from ssc_core.imaging.phantom.tubes import SliceGrid, TubeRasteriser, TubeSet
 

@@ -206,7 +206,7 @@ class SliceComposer:
                 if part.in_slice(z, margin):
                     sd = part.sd(xc[None, :], yc[:, None], z) + np.float32(margin)
                     np.maximum(hull, coverage(sd, g.px) * above, out=hull)
-        return closed_envelope(hull, xc, yc, x.ravel(), y.ravel(), radius_mm=9.0)
+        return closed_envelope(hull, xc, yc, x.ravel(), y.ravel(), radius_mm=13.0)
 
     def _parenchyma(self, z: float, x: np.ndarray, y: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
         a = self.a

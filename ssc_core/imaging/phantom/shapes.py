@@ -18,7 +18,7 @@ def coverage(signed_mm: Array | float, px: float) -> Array:
     """Partial-volume coverage of a pixel whose centre lies ``signed_mm`` inside an edge (< 0: outside)."""
     c = np.asarray(signed_mm, dtype=np.float32) * np.float32(1.0 / px)
     if np.ndim(c) == 0:
-        return np.float32(min(max(float(c) + 0.5, 0.0), 1.0))
+        return np.asarray(min(max(float(c) + 0.5, 0.0), 1.0), dtype=np.float32)
     c += np.float32(0.5)
     np.minimum(c, np.float32(1.0), out=c)
     np.maximum(c, np.float32(0.0), out=c)
@@ -44,12 +44,12 @@ def line_coverage(dist_mm: Array, radius_mm: Array | float, px: float) -> Array:
     return np.clip((hi - lo) / np.float32(px), 0.0, 1.0)
 
 
-def lerp_into(base: Array, value: Array | float, weight: Array) -> None:
+def lerp_into(base: Array, value: Array | float | np.floating, weight: Array) -> None:
     """``base = base * (1 - weight) + value * weight`` in place (composition of one tissue over another)."""
     base += (np.asarray(value, dtype=np.float32) - base) * weight
 
 
-def smoothstep(edge0: float, edge1: float, x: Array | float) -> Array:
+def smoothstep(edge0: float | np.floating, edge1: float | np.floating, x: Array | float) -> Array:
     """Hermite step from 0 at ``edge0`` to 1 at ``edge1`` (either order)."""
     t = np.clip((np.asarray(x, dtype=np.float32) - edge0) / (edge1 - edge0), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)

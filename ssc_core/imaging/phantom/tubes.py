@@ -15,8 +15,9 @@ the bounding boxes of its pairs and one ``np.maximum.at`` per call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -36,14 +37,14 @@ class TubeSet:
     ra: np.ndarray
     rb: np.ndarray
     channel: np.ndarray
-    channel2: np.ndarray | None = None
-    grow2: np.ndarray | None = None
+    channel2: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    grow2: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         n = self.a.shape[0]
-        if self.channel2 is None:
+        if self.channel2.shape[0] != n:
             object.__setattr__(self, "channel2", np.full(n, -1, dtype=np.int16))
-        if self.grow2 is None:
+        if self.grow2.shape[0] != n:
             object.__setattr__(self, "grow2", np.zeros(n))
 
     def __len__(self) -> int:
@@ -86,7 +87,7 @@ class TubeSet:
 
     @classmethod
     def polyline(
-        cls, points: Sequence[Sequence[float]], radii: Sequence[float] | float, channel: int
+        cls, points: Sequence[Any] | np.ndarray, radii: Sequence[float] | np.ndarray | float, channel: int
     ) -> TubeSet:
         """A tube through ``points`` (at least two) with a radius per point (or one for all)."""
         p = np.asarray(points, dtype=np.float64)
@@ -95,7 +96,11 @@ class TubeSet:
 
     @classmethod
     def curve(
-        cls, points: Sequence[Sequence[float]], radii: Sequence[float] | float, channel: int, n: int = 24
+        cls,
+        points: Sequence[Any] | np.ndarray,
+        radii: Sequence[float] | np.ndarray | float,
+        channel: int,
+        n: int = 24,
     ) -> TubeSet:
         """A smooth tube through control ``points``: a Catmull-Rom spline sampled with ``n`` segments."""
         p = np.asarray(points, dtype=np.float64)

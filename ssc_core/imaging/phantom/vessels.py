@@ -55,12 +55,12 @@ def sample_lung_points(
         if got >= need * 1.1:
             break
     p = np.concatenate(pts)
-    s = np.concatenate(sides)
+    sd = np.concatenate(sides)
     out_p, out_s = [], []
-    for side in (1, 2):
-        sel = np.flatnonzero(s == side)[:n_per_lung]
+    for which in (1, 2):
+        sel = np.flatnonzero(sd == which)[:n_per_lung]
         out_p.append(p[sel])
-        out_s.append(s[sel])
+        out_s.append(sd[sel])
     return np.concatenate(out_p), np.concatenate(out_s)
 
 
