@@ -99,6 +99,9 @@ class SliceComposer:
         self.hull_raster = hull_raster
         self.hull_grid = hull_raster.grid if hull_raster is not None else grid
         self.hull_cov = np.zeros((1, self.hull_grid.n, self.hull_grid.n), dtype=np.float32)
+        # the subcutaneous fat thickness depends only on the direction from the body centre
+        gx, gy = grid.x[None, :], grid.y[:, None]
+        self.fat_thickness = thorax.fat_thickness(gx, gy, np.sqrt(gx * gx + gy * gy))
         self.base = np.full((n, n), TISSUE_HU.air, dtype=np.float32)
         self._table(self.base)
 
@@ -130,8 +133,7 @@ class SliceComposer:
         sd_body = th.body_sd(xb, yb, z)
         lerp_into(hb, t.skin, coverage(sd_body, px))
         lerp_into(hb, t.fat + self._window(self.fat_tex, 0, 0, rb, cb), coverage(sd_body - 1.6, px))
-        rr = np.sqrt(xb * xb + yb * yb)
-        lerp_into(hb, t.muscle, coverage(sd_body - th.fat_thickness(xb, yb, rr), px))
+        lerp_into(hb, t.muscle, coverage(sd_body - self.fat_thickness[rb, cb], px))
         sd_cav_b = th.cavity_sd(xb, yb, z)
         outside = -sd_cav_b
         self.skeleton.scapula_hu(z, px, outside, hb, (rb, cb))
@@ -274,8 +276,14 @@ def closed_envelope(
     r = max(1, round(float(radius_mm / cell)))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disc = xx * xx + yy * yy <= r * r
-    big = np.pad(mask, r + 1)
-    closed = binary_closing(big, structure=disc)[r + 1 : -r - 1, r + 1 : -r - 1].astype(np.float32)
+    # close only round the structures (their bounding box plus the disc), not the whole cavity
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1 = max(rows[0] - r - 1, 0), min(rows[-1] + r + 2, mask.shape[0])
+    c0, c1 = max(cols[0] - r - 1, 0), min(cols[-1] + r + 2, mask.shape[1])
+    big = np.pad(mask[r0:r1, c0:c1], r + 1)
+    closed = np.zeros(mask.shape, dtype=np.float32)
+    closed[r0:r1, c0:c1] = binary_closing(big, structure=disc)[r + 1 : -r - 1, r + 1 : -r - 1]
     closed = gaussian_filter(closed, 0.8, mode="nearest")  # round off the staircase of the coarse grid
     ny, nx = closed.shape
     iy = np.clip((y - cy[0]) / cell, 0.0, ny - 1.0)

@@ -4,7 +4,7 @@ Typical values from CT textbooks (e.g. Prokop & Galanski, *Spiral and Multislice
 Body*, table of attenuation values; Webb, Brant & Major, *Fundamentals of Body CT*): air -1000, fat -120..-80,
 water 0, blood 35-50, muscle 40-50, liver 50-70 (unenhanced), spleen 40-50, cancellous bone 150-300,
 cortical bone 700-1500; normal lung at full inspiration about -850 HU, denser in the dependent lung.
-The lung value and the noise are drawn per patient (:mod:`~ssc_core.imaging.phantom.anatomy`).
+The lung and liver values and the noise are drawn per patient (:mod:`~ssc_core.imaging.phantom.anatomy`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ class TissueHU:
     mediastinal_fat: float = -95.0
     skin: float = 30.0
     muscle: float = 45.0
-    blood: float = 40.0  # unenhanced blood and myocardium
+    blood: float = 40.0  # unenhanced blood and myocardium (and the collapsed oesophagus)
     airway_wall: float = 30.0
-    oesophagus: float = 38.0
-    liver: float = 58.0  # default; drawn per patient
     spleen: float = 46.0
     stomach_wall: float = 40.0
     stomach_content: float = 12.0
