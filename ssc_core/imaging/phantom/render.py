@@ -37,7 +37,7 @@ from ssc_core.imaging.phantom.tissues import TISSUE_HU
 from ssc_core.imaging.phantom.tubes import SliceGrid, TubeRasteriser
 
 
-@dataclass
+@dataclass(frozen=True)
 class SliceResult:
     hu: np.ndarray  # float32 (n, n)
     lung: np.ndarray  # bool
