@@ -48,6 +48,9 @@ def run_phantom_command(args: argparse.Namespace) -> int:
     if args.patients < 1:
         print("error: --patients must be at least 1", file=sys.stderr)
         return 2
+    if args.seed < 0:
+        print("error: --seed must be a non-negative integer", file=sys.stderr)
+        return 2
     if not 0.5 <= args.slice_spacing <= 3.0:
         print("error: --slice-spacing must be between 0.5 and 3 mm", file=sys.stderr)
         return 2

@@ -199,6 +199,8 @@ def write_cohort(
 
     if n_patients < 1:
         raise ValueError("a cohort needs at least one patient")
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     fmt = format.lower()
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")

@@ -103,6 +103,8 @@ def generate_phantom(
     Phantom
         The volume (slice 0 most cranial, world LPS) and its ground truth.
     """
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if not SLICE_SPACING_RANGE_MM[0] <= slice_spacing_mm <= SLICE_SPACING_RANGE_MM[1]:
         raise ValueError(f"slice spacing must be 0.5-3 mm, got {slice_spacing_mm:g}")
     if pixel_mm is not None and not PIXEL_LIMITS_MM[0] <= pixel_mm <= PIXEL_LIMITS_MM[1]:

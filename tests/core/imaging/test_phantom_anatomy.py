@@ -202,3 +202,5 @@ def test_invalid_arguments_are_refused():
         generate_phantom(1, slice_spacing_mm=5.0)
     with pytest.raises(ValueError, match="pixel size"):
         generate_phantom(1, pixel_mm=2.0)
+    with pytest.raises(ValueError, match="seed"):
+        generate_phantom(-3)

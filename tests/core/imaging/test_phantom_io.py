@@ -175,3 +175,5 @@ def test_cli_phantom_writes_a_cohort(tmp_path, capsys):
     assert image.GetSize()[:2] == (512, 512)
     assert main(["phantom", "--out", str(out), "--patients", "1", "--format", "mha"]) == 2  # not empty
     assert "not empty" in capsys.readouterr().err
+    assert main(["phantom", "--out", str(tmp_path / "x"), "--seed", "-1"]) == 2
+    assert "--seed" in capsys.readouterr().err
