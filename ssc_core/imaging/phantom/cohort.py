@@ -249,7 +249,7 @@ def write_cohort(
             rows.append(LabelRow(pat_id=pid, positions=positions, scores=dict(ph.level_scores)))
             written.append(CohortPatient(pid, pseed, path, ph.healthy))
             records.append(_manifest_record(ph, pid, path.relative_to(root)))
-    except Cancelled:
+    except (Cancelled, KeyboardInterrupt):  # Ctrl+C in the CLI: keep the finished patients' labels too
         if rows:
             _write_labels(root, rows, records, seed, fmt, slice_spacing_mm, n_patients)
         raise
