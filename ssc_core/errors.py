@@ -141,6 +141,19 @@ class AuditChainBroken(StudyError):
     """The audit log's hash chain does not verify: a row was changed or deleted after it was written."""
 
 
+# --- analysis and export -------------------------------------------------------------------------------
+
+
+class AnalysisError(SSCError):
+    """A statistic or report was asked of data that cannot give it (unknown rater, malformed table)."""
+
+
+class ExportError(SSCError):
+    """An export could not be written; the previous file, if any, is left as it was."""
+
+    hint = "Choose a folder you can write to, with enough free space, and export again."
+
+
 # --- AI ------------------------------------------------------------------------------------------------
 
 
