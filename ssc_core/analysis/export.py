@@ -19,6 +19,7 @@ identifiers) can be given: an export that would contain one is refused before an
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -293,6 +294,17 @@ def _write_rows(wb: Any, name: str, rows: list[list[Any]]) -> None:
         ws.append(out)
 
 
+def _discard(wb: Any) -> None:
+    """Close the sheets of an abandoned write-only workbook and remove openpyxl's temporary files."""
+    for ws in wb.worksheets:
+        with contextlib.suppress(Exception):
+            ws.close()
+        writer = getattr(ws, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cleanup()
+
+
 def export_workbook(
     tables: StudyTables,
     path: str | os.PathLike[str],
@@ -336,14 +348,18 @@ def export_workbook(
     try:
         with atomic_write(target) as tmp:
             wb = Workbook(write_only=True)
-            _write_rows(wb, STUDY_SHEET, study_rows)
-            report(progress, 1, total, STUDY_SHEET)
-            for i, (sheet, _, frame, _) in enumerate(sheets, start=2):
+            try:
+                _write_rows(wb, STUDY_SHEET, study_rows)
+                report(progress, 1, total, STUDY_SHEET)
+                for i, (sheet, _, frame, _) in enumerate(sheets, start=2):
+                    check_cancel(cancel)
+                    assert frame is not None
+                    _write_frame(wb, sheet, frame, cancel)
+                    report(progress, i, total, sheet)
                 check_cancel(cancel)
-                assert frame is not None
-                _write_frame(wb, sheet, frame, cancel)
-                report(progress, i, total, sheet)
-            check_cancel(cancel)
+            except BaseException:
+                _discard(wb)
+                raise
             wb.save(tmp)
     except (SSCError, Cancelled):
         raise

@@ -44,6 +44,7 @@ from ssc_core.constants import LEVELS, LIKERT_SCALE, PATTERNS, SCORE_GRID
 from ssc_core.errors import AnalysisError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -196,13 +197,23 @@ _FALSE = {"false", "0", "no", "n", "f", ""}
 # --- validation ------------------------------------------------------------------------------------------
 
 
-def _rows_of(mask: pd.Series, offset: int, limit: int = 5) -> str:
+def _rows_of(mask: pd.Series | np.ndarray, offset: int, limit: int = 5) -> str:
     import numpy as np
 
-    idx = np.flatnonzero(mask.to_numpy())
+    idx = np.flatnonzero(np.asarray(mask))
     shown = ", ".join(str(i + offset) for i in idx[:limit])
     more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
+
+
+def _show(value: object) -> str:
+    """A cell value for a message: numbers plainly, text quoted."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        value = item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _fail(schema: TableSchema, message: str) -> AnalysisError:
@@ -243,7 +254,7 @@ def _coerce_number(col: pd.Series, schema: TableSchema, name: str, offset: int) 
     bad = num.isna() & text.notna()
     if bad.any():
         sample = text[bad].iloc[0]
-        raise _fail(schema, f"{_rows_of(bad, offset)}, {name}: not a number ({sample!r}).")
+        raise _fail(schema, f"{_rows_of(bad, offset)}, {name}: not a number ({_show(sample)}).")
     return num.astype(float)
 
 
@@ -254,7 +265,9 @@ def _coerce_bool(col: pd.Series, schema: TableSchema, name: str, offset: int) ->
     text = text.map(lambda v: "1" if v in ("1.0",) else ("0" if v in ("0.0",) else v))
     bad = ~text.isin(_TRUE | _FALSE)
     if bad.any():
-        raise _fail(schema, f"{_rows_of(bad, offset)}, {name}: expected yes/no, got {col[bad].iloc[0]!r}.")
+        raise _fail(
+            schema, f"{_rows_of(bad, offset)}, {name}: expected yes/no, got {_show(col[bad].iloc[0])}."
+        )
     return text.isin(_TRUE)
 
 
@@ -270,7 +283,9 @@ def _coerce_time(col: pd.Series, schema: TableSchema, name: str, offset: int) ->
         raise _fail(schema, f"{name}: not a date and time ({exc}).") from exc
     bad = out.isna() & raw.notna()
     if bad.any():
-        raise _fail(schema, f"{_rows_of(bad, offset)}, {name}: not a date and time ({raw[bad].iloc[0]!r}).")
+        raise _fail(
+            schema, f"{_rows_of(bad, offset)}, {name}: not a date and time ({_show(raw[bad].iloc[0])})."
+        )
     return out
 
 
@@ -282,7 +297,9 @@ def _coerce_level(col: pd.Series, schema: TableSchema, offset: int) -> pd.Series
     num = pd.to_numeric(text, errors="coerce")
     bad = ~num.isin([int(lv) for lv in LEVELS])
     if bad.any():
-        raise _fail(schema, f"{_rows_of(bad, offset)}, level: {col[bad].iloc[0]!r} is not a level (L1..L5).")
+        raise _fail(
+            schema, f"{_rows_of(bad, offset)}, level: {_show(col[bad].iloc[0])} is not a level (L1..L5)."
+        )
     return num.astype(int)
 
 
@@ -290,7 +307,9 @@ def _coerce_pattern(col: pd.Series, schema: TableSchema, offset: int) -> pd.Seri
     text = col.astype(object).where(col.notna(), "").map(lambda v: str(v).strip().upper())
     bad = ~text.isin([p.value for p in PATTERNS])
     if bad.any():
-        raise _fail(schema, f"{_rows_of(bad, offset)}, pattern: {col[bad].iloc[0]!r} is not TOT, GG or RET.")
+        raise _fail(
+            schema, f"{_rows_of(bad, offset)}, pattern: {_show(col[bad].iloc[0])} is not TOT, GG or RET."
+        )
     return text
 
 
@@ -385,7 +404,7 @@ def _check_rules(schema: TableSchema, table: pd.DataFrame, offset: int) -> None:
         if bad.any():
             raise _fail(
                 schema,
-                f"{_rows_of(bad, offset)}, rater_kind: {table['rater_kind'][bad].iloc[0]!r} "
+                f"{_rows_of(bad, offset)}, rater_kind: {_show(table['rater_kind'][bad].iloc[0])} "
                 "is not reader, consensus or ai.",
             )
         table["rater_kind"] = kinds
@@ -411,7 +430,7 @@ def _check_rules(schema: TableSchema, table: pd.DataFrame, offset: int) -> None:
         if mismatch.any():
             raise _fail(
                 schema,
-                f"{_rows_of(mismatch, offset)}, rater: {given[mismatch].iloc[0]!r} does not match its "
+                f"{_rows_of(mismatch, offset)}, rater: {_show(given[mismatch].iloc[0])} does not match its "
                 f"kind, reader and session (expected {derived[int(np.flatnonzero(mismatch)[0])]!r}).",
             )
         table["rater"] = derived
