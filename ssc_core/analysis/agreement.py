@@ -1,9 +1,9 @@
 """Agreement between raters: MAE, weighted kappa, ICC(2,1), Bland-Altman and Wilcoxon (DOMAIN.md section 3).
 
 The functions on arrays take matched values (observation i of rater A against observation i of rater B)
-and an optional ``cases`` array naming the patient of each observation, so that the n of cases can be
-reported beside the n of observations (five levels per patient). The table functions match raters first
-(:mod:`ssc_core.analysis.matching`).
+and an optional ``cases`` array naming the patient of each observation (or the number of patients), so
+that the n of cases can be reported beside the n of observations (five levels per patient). The table
+functions match raters first (:mod:`ssc_core.analysis.matching`).
 
 Traps avoided on purpose:
 
@@ -34,13 +34,14 @@ from ssc_core.constants import (
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from numpy.typing import ArrayLike
 
 MAE = "MAE"
 KAPPA = "kappa"
 ICC = "ICC(A,1)"
 
 
-def _arrays(*columns: Sequence[float]) -> list[np.ndarray]:
+def _arrays(*columns: ArrayLike) -> list[np.ndarray]:
     import numpy as np
 
     arrays = [np.asarray(c, dtype=float).ravel() for c in columns]
@@ -49,11 +50,13 @@ def _arrays(*columns: Sequence[float]) -> list[np.ndarray]:
     return arrays
 
 
-def _case_count(cases: Sequence[object] | None, n_obs: int) -> int:
+def _case_count(cases: Sequence[object] | int | None, n_obs: int) -> int:
     import numpy as np
 
     if cases is None:
         return n_obs
+    if isinstance(cases, int):
+        return cases
     if len(cases) != n_obs:
         raise ValueError("cases must name the patient of each observation")
     return len(np.unique(np.asarray(cases, dtype=object).astype(str))) if n_obs else 0
@@ -89,10 +92,10 @@ def _degenerate(
 
 
 def mae(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: ArrayLike,
+    b: ArrayLike,
     *,
-    cases: Sequence[object] | None = None,
+    cases: Sequence[object] | int | None = None,
     names: Sequence[str] | None = None,
 ) -> Estimate:
     """Mean absolute difference of matched ratings, with the SD of the absolute differences (ddof 1)."""
@@ -115,11 +118,11 @@ def mae(
 
 
 def weighted_kappa(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: ArrayLike,
+    b: ArrayLike,
     *,
     labels: Sequence[int] = SCORE_GRID,
-    cases: Sequence[object] | None = None,
+    cases: Sequence[object] | int | None = None,
     names: Sequence[str] | None = None,
 ) -> Estimate:
     """Cohen's linearly weighted kappa on the full category list ``labels`` (scikit-learn).
@@ -146,8 +149,8 @@ def weighted_kappa(
 
 
 def icc(
-    *raters: Sequence[float],
-    cases: Sequence[object] | None = None,
+    *raters: ArrayLike,
+    cases: Sequence[object] | int | None = None,
     names: Sequence[str] | None = None,
     engine: str = "anova",
 ) -> Estimate:
@@ -179,10 +182,10 @@ def icc(
 
 
 def bland_altman(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: ArrayLike,
+    b: ArrayLike,
     *,
-    cases: Sequence[object] | None = None,
+    cases: Sequence[object] | int | None = None,
     names: Sequence[str] | None = None,
 ) -> BlandAltman:
     """Bias (mean of A - B) and 95 % limits of agreement (bias +- 1.96 SD of the differences)."""
@@ -204,18 +207,18 @@ def bland_altman(
     )
 
 
-def bland_altman_points(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def bland_altman_points(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Means ``(A + B) / 2`` and differences ``A - B`` of matched ratings (for a Bland-Altman plot)."""
     x, y = _arrays(a, b)
     return (x + y) / 2.0, x - y
 
 
 def wilcoxon_errors(
-    a: Sequence[float],
-    b: Sequence[float],
-    reference: Sequence[float],
+    a: ArrayLike,
+    b: ArrayLike,
+    reference: ArrayLike,
     *,
-    cases: Sequence[object] | None = None,
+    cases: Sequence[object] | int | None = None,
     names: Sequence[str] | None = None,
 ) -> WilcoxonResult:
     """Wilcoxon signed-rank test (scipy, two-sided) of |A - ref| against |B - ref|, matched.
@@ -273,16 +276,16 @@ def agreement_of(
             matched.note,
         )
     a, b = matched.column(0), matched.column(1)
-    kw = {"cases": matched.cases, "names": matched.raters}
+    names = matched.raters
     return PairAgreement(
         a_name,
         b_name,
         pattern,
         level,
-        mae(a, b, **kw),
-        weighted_kappa(a, b, labels=labels, **kw),
-        icc(a, b, **kw),
-        bland_altman(a, b, **kw),
+        mae(a, b, cases=n_cases, names=names),
+        weighted_kappa(a, b, labels=labels, cases=n_cases, names=names),
+        icc(a, b, cases=n_cases, names=names),
+        bland_altman(a, b, cases=n_cases, names=names),
         n_cases,
         n_obs,
         matched.note,
@@ -333,6 +336,6 @@ def compare_errors(
         matched.column(0),
         matched.column(1),
         matched.column(2),
-        cases=matched.cases,
+        cases=matched.n_cases,
         names=matched.raters,
     )

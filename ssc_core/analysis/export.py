@@ -4,8 +4,8 @@ Workbook sheets: "Study" (description: sessions, readers, export time, software 
 "Columns" (what every column means), the data in long format ("Scores", "Level positions", "Likert",
 "Timing", "AI results") and the report tables ("Observer study" in the paper's Table 6 layout, "AI
 performance" in the Tables 4/5 layout, and their details). Column names of the data sheets are those of
-:mod:`ssc_core.analysis.tables`, so an export reads back into the same tables; times are UTC, to the
-second.
+:mod:`ssc_core.analysis.tables` (less the derived ``rater`` id), so an export reads back into the same
+tables; times are UTC, to the second.
 
 CSV: one file per table, comma-separated with a decimal point and UTF-8 (with a byte-order mark so that
 spreadsheet programs detect the encoding), in a folder or a zip file. Nothing depends on the process
@@ -150,10 +150,14 @@ def _study_rows(tables: StudyTables, reports: StudyReports | None, exported_at: 
     return rows
 
 
+#: Columns of the tables that exports leave out because they are derived from others.
+_DERIVED = ("rater",)
+
+
 def _codebook() -> list[list[str]]:
     rows = []
     for sheet, _, schema, _ in DATA_SHEETS:
-        rows += [[sheet, c.name, c.description] for c in schema.columns]
+        rows += [[sheet, c.name, c.description] for c in schema.columns if c.name not in _DERIVED]
     return rows
 
 
@@ -165,7 +169,10 @@ def _all_sheets(
 
     out: list[tuple[str, str, pd.DataFrame | None, list[list[Any]] | None]] = []
     for sheet, stem, _, attr in DATA_SHEETS:
-        out.append((sheet, stem, getattr(tables, attr), None))
+        frame = getattr(tables, attr)
+        # The rater id is derived from rater_kind, reader and session: not written (fewer cells, and
+        # nothing to contradict when a sheet is edited by hand).
+        out.append((sheet, stem, frame.drop(columns=[c for c in _DERIVED if c in frame.columns]), None))
     if reports is not None:
         for sheet, frame in reports.sheets().items():
             out.append((sheet, _slug(sheet), frame, None))
@@ -212,7 +219,7 @@ def _check_forbidden(
 
 
 def _widths(header: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[float]:
-    widths = []
+    widths: list[float] = []
     for name, values in zip(header, columns):
         sample = values[:200]
         longest = max([len(str(name))] + [_shown_len(v) for v in sample if v is not None])
@@ -253,14 +260,13 @@ def _write_frame(wb: Any, name: str, frame: pd.DataFrame, cancel: CancelToken | 
     # Only the columns that need a number format get styled cells; the rest are written as plain values,
     # which keeps large sheets fast (openpyxl's write-only mode).
     styled = [j for j, f in enumerate(formats) if f is not None]
-    for i, row in enumerate(zip(*columns)):
-        if styled:
-            row = list(row)
-            for j in styled:
-                if row[j] is not None:
-                    cell = WriteOnlyCell(ws, value=row[j])
-                    cell.number_format = formats[j]  # type: ignore[assignment]
-                    row[j] = cell
+    for i, values in enumerate(zip(*columns)):
+        row: list[Any] = list(values)
+        for j in styled:
+            if row[j] is not None:
+                cell = WriteOnlyCell(ws, value=row[j])
+                cell.number_format = formats[j]  # type: ignore[assignment]
+                row[j] = cell
         ws.append(row)
         if i % 5000 == 4999:
             check_cancel(cancel)

@@ -70,7 +70,7 @@ def likert_kappa(
     m = index.match([rater_a, rater_b], pattern=pattern, level=level)
     if m.reason:
         return Estimate.not_estimable("kappa", m.reason, n_cases=m.n_cases, n_raters=2, n_obs=m.n_obs)
-    return weighted_kappa(m.column(0), m.column(1), labels=LIKERT_SCALE, cases=m.cases, names=m.raters)
+    return weighted_kappa(m.column(0), m.column(1), labels=LIKERT_SCALE, cases=m.n_cases, names=m.raters)
 
 
 def likert_agreement(likert: pd.DataFrame) -> pd.DataFrame:

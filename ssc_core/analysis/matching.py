@@ -7,6 +7,7 @@ Only finished readings count, and only observations that every compared rater sc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,11 +34,11 @@ class Matched:
     def n_obs(self) -> int:
         return int(self.values.shape[0])
 
-    @property
+    @functools.cached_property
     def n_cases(self) -> int:
         import numpy as np
 
-        return len(np.unique(self.cases)) if self.n_obs else 0
+        return len(np.unique(self.cases.astype(str))) if self.n_obs else 0
 
     @property
     def n_raters(self) -> int:

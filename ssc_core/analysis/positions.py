@@ -55,8 +55,8 @@ def compare_positions(
             m.note,
         )
     a, b = m.column(0), m.column(1)
-    kw = {"cases": m.cases, "names": m.raters}
-    err = mae(a, b, **kw)
+    n, names = m.n_cases, m.raters
+    err = mae(a, b, cases=n, names=names)
     err = Estimate(
         "MAE (mm)",
         err.value,
@@ -70,7 +70,15 @@ def compare_positions(
     if level is None:
         agreement = Estimate.not_estimable(ICC, POOLED_ICC_REASON, n_cases=n_cases, n_raters=2, n_obs=n_obs)
     else:
-        agreement = icc(a, b, **kw)
+        agreement = icc(a, b, cases=n, names=names)
     return PositionAgreement(
-        rater_a, rater_b, level, err, agreement, bland_altman(a, b, **kw), n_cases, n_obs, m.note
+        rater_a,
+        rater_b,
+        level,
+        err,
+        agreement,
+        bland_altman(a, b, cases=n, names=names),
+        n_cases,
+        n_obs,
+        m.note,
     )

@@ -28,7 +28,7 @@ from ssc_core.analysis.likert import likert_agreement, likert_distribution
 from ssc_core.analysis.matching import RatingIndex
 from ssc_core.analysis.positions import compare_positions
 from ssc_core.analysis.results import PairAgreement
-from ssc_core.analysis.tables import Rater, RaterKind, StudyTables, ai_ratings, raters
+from ssc_core.analysis.tables import RATINGS, Rater, RaterKind, StudyTables, ai_ratings, raters
 from ssc_core.constants import LEVELS, PATTERNS
 from ssc_core.errors import AnalysisError
 from ssc_core.progress import CancelToken, ProgressCallback, check_cancel, report
@@ -224,7 +224,7 @@ def agreement_frame(
                     w = compare_errors(index, c.rater_a.id, ai.id, gt.id, pattern=pattern, level=level)
                     row["p_vs_ai"] = _num(w.p_value)
                     if not w.estimable:
-                        row["note"] = "; ".join(x for x in (row["note"], f"p vs AI: {w.reason}") if x)
+                        row["note"] = "; ".join(x for x in (str(row["note"]), f"p vs AI: {w.reason}") if x)
                 rows.append(row)
                 done += 1
                 report(progress, done, total, "Agreement statistics")
@@ -415,15 +415,13 @@ class StudyReports:
 
 def study_ratings(tables: StudyTables) -> pd.DataFrame:
     """The ratings table with the AI's scores added from the AI results when the ratings lack them."""
-    import pandas as pd
-
-    from ssc_core.analysis.tables import ratings_table
+    from ssc_core.analysis.tables import concat_tables
 
     ratings = tables.ratings
     has_ai = bool((ratings["rater_kind"] == RaterKind.AI.value).any()) if len(ratings) else False
     if has_ai or tables.ai.empty:
         return ratings
-    return ratings_table(pd.concat([ratings, ai_ratings(tables.ai)], ignore_index=True))
+    return concat_tables(RATINGS, ratings, ai_ratings(tables.ai))
 
 
 def compute_reports(

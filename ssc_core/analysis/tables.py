@@ -472,6 +472,24 @@ def _count(values: Iterable[str]) -> dict[str, int]:
     return out
 
 
+def concat_tables(schema: TableSchema, *tables: pd.DataFrame) -> pd.DataFrame:
+    """Stack validated tables of one schema, checking only what stacking can break (ids, duplicates)."""
+    import pandas as pd
+
+    table = pd.concat([t for t in tables if len(t)] or [tables[0]], ignore_index=True)
+    if schema.has_rater and len(table):
+        combos = table[["rater", "rater_kind", "reader", "session"]].drop_duplicates()
+        clashes = combos["rater"][combos["rater"].duplicated()]
+        if len(clashes):
+            raise _fail(schema, f"two different raters share the id {clashes.iloc[0]!r}; rename one.")
+    dup = table.duplicated(list(schema.key), keep="first")
+    if dup.any():
+        first = table[dup].iloc[0]
+        what = ", ".join(f"{k} {first[k]}" for k in schema.key)
+        raise _fail(schema, f"a second entry for {what} when the tables are combined.")
+    return table
+
+
 def ratings_table(data: pd.DataFrame | Iterable[Mapping[str, Any]] | None = None, **kw: Any) -> pd.DataFrame:
     """A validated ratings table (see the module docstring); keywords as :func:`validate_table`."""
     return validate_table(RATINGS, data, **kw)

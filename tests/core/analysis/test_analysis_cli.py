@@ -11,7 +11,7 @@ from ssc_core.cli import main
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    st = simulate_study(n_cases=5, readers={"A": 2.0, "B": 5.0}, seed=4)
+    st = simulate_study(n_cases=14, readers={"A": 2.0, "B": 5.0}, seed=4)
     return export_workbook(st, tmp_path_factory.mktemp("cli") / "study.xlsx", with_reports=False)
 
 
@@ -31,7 +31,7 @@ def test_export_to_xlsx_csv_and_authors_formats(exported, tmp_path, capsys):
     back = read_workbook(tmp_path / "copy.xlsx")
     assert len(back.ratings) == len(read_workbook(exported).ratings)
     assert main(["export", str(exported), "--out", str(tmp_path / "csv"), "--csv", "--decimal-comma"]) == 0
-    assert (tmp_path / "csv" / "scores.csv").read_text(encoding="utf-8-sig").startswith("case;rater;")
+    assert (tmp_path / "csv" / "scores.csv").read_text(encoding="utf-8-sig").startswith("case;rater_kind;")
     assert len(read_csv_tables(tmp_path / "csv").ratings) == len(back.ratings)
     assert (
         main(["export", str(exported), "--out", str(tmp_path / "A.xlsx"), "--label-workbook", "A (S1)"]) == 0

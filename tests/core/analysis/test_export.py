@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def study() -> StudyTables:
-    st = simulate_study(n_cases=8, readers={"A": 2.0, "B": 6.0}, likert_readers=("A", "B"), seed=5)
+    st = simulate_study(n_cases=14, readers={"A": 2.0, "B": 6.0}, likert_readers=("A", "B"), seed=5)
     return StudyTables(
         ratings=st.ratings,
         levels=st.levels,
@@ -91,15 +91,15 @@ def test_csv_conventions(tmp_path, study, reports):
     raw = (folder / "scores.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: spreadsheet programs detect UTF-8
     header, first = raw.decode("utf-8-sig").splitlines()[:2]
-    assert header.startswith("case,rater,rater_kind,reader,session,level,pattern,score")
+    assert header.startswith("case,rater_kind,reader,session,level,pattern,score")
     assert ".0," not in first  # whole scores are written as whole numbers
     assert first.endswith("Z")  # UTC times, ISO 8601
     levels = (folder / "level_positions.csv").read_text(encoding="utf-8-sig").splitlines()[1]
-    assert "." in levels.split(",")[6]  # z_mm with a decimal point
+    assert "." in levels.split(",")[5]  # z_mm with a decimal point
     de = export_csv(study, tmp_path / "de", reports=reports, decimal=",")
     de_levels = (de / "level_positions.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert de_levels[0].startswith("case;rater;")
-    assert "," in de_levels[1].split(";")[6]
+    assert de_levels[0].startswith("case;rater_kind;")
+    assert "," in de_levels[1].split(";")[5]
 
 
 # --- comma-decimal locale --------------------------------------------------------------------------------
@@ -366,7 +366,7 @@ def test_reading_foreign_files_is_refused(tmp_path, study):
         read_csv_tables(tmp_path)
     path = export_workbook(study, tmp_path / "s.xlsx", with_reports=False)
     wb = openpyxl.load_workbook(path)
-    wb["Scores"]["H5"] = 33
+    wb["Scores"]["G5"] = 33
     wb.save(path)
     with pytest.raises(AnalysisError, match=r"row 5, score: 33 is not 0\.\.100"):
         read_workbook(path)
