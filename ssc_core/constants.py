@@ -162,3 +162,41 @@ MIN_OBSERVATIONS_FOR_AGREEMENT = 2
 BLAND_ALTMAN_Z = 1.96
 #: Two-sided significance level for the Wilcoxon signed-rank comparisons (the paper).
 SIGNIFICANCE_LEVEL = 0.05
+
+# --- CT loading (ssc_core/imaging/loader.py; the policy is documented in docs/architecture.md) ---------
+
+#: A gap between neighbouring slices larger than this multiple of the median spacing means missing slices.
+MISSING_SLICE_GAP_FACTOR = 1.5
+#: A spacing smaller than this multiple of the median (and not a duplicate) means slices overlap irregularly.
+OVERLAP_SPACING_FACTOR = 0.5
+#: Two slices closer than this multiple of the median spacing share one position (duplicates; one is kept).
+DUPLICATE_POSITION_FACTOR = 0.02
+#: Spacings outside (1 +- this) x median, but inside the refusal bounds, load with a warning.
+IRREGULAR_SPACING_TOLERANCE = 0.2
+#: A slice normal (or volume axis) within this angle of a patient axis counts as lying along that axis.
+ORIENTATION_TOLERANCE_DEG = 1.0
+#: Sideways drift of the slice stack below this many pixels (over the whole stack) is ignored.
+GEOMETRY_TOLERANCE_PIXELS = 0.5
+#: Gantry tilts up to this angle are corrected by resampling onto axial planes; larger ones are refused.
+MAX_CORRECTED_GANTRY_TILT_DEG = 20.0
+#: Largest rows or columns of a CT slice accepted (anything larger is refused before allocation).
+MAX_MATRIX_SIZE = 4096
+#: Largest number of frames in one multi-frame file, and of slices in one series.
+MAX_SLICES = 10_000
+#: Largest HU volume (bytes, int16) a loader allocates.
+MAX_VOLUME_BYTES = 4 * 1024**3
+#: A CT always contains air (lungs, trachea, around the body): without a voxel at or below this the pixel
+#: values are not Hounsfield units (typically a missing rescale intercept) and the scan is refused.
+PLAUSIBLE_AIR_HU = -500
+
+# --- study file (ssc_core/study) ------------------------------------------------------------------------
+#: SQLite ``PRAGMA application_id`` of a study file ("SSCS"), so that foreign SQLite files are recognised.
+STUDY_APPLICATION_ID = 0x53534353
+#: Length of a pseudonymous case code's random part (base32 characters of a keyed hash: 50 bits).
+CASE_CODE_CHARS = 10
+#: Consensus sessions list cases/levels where the observers' scores differ by more than this (score points).
+CONSENSUS_DISAGREEMENT_POINTS = 10
+#: ... or where their level positions differ by more than this (mm of world z).
+CONSENSUS_DISAGREEMENT_MM = 10.0
+#: Longest time one timing report may add to a case or level (s); longer is a stuck clock, not reading.
+MAX_TIME_INCREMENT_S = 4 * 3600.0

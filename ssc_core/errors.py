@@ -106,6 +106,12 @@ class SeriesNotFound(LoadError):
     """The chosen series is not in the folder."""
 
 
+class UnsupportedMultiFrame(LoadError):
+    """A multi-frame file whose frames cannot be placed in space (no per-frame positions, concatenations)."""
+
+    hint = "Export the series as single-frame CT images (one file per slice) from the scanner or PACS."
+
+
 # --- scoring and study ---------------------------------------------------------------------------------
 
 
@@ -152,6 +158,12 @@ class ExportError(SSCError):
     """An export could not be written; the previous file, if any, is left as it was."""
 
     hint = "Choose a folder you can write to, with enough free space, and export again."
+
+
+class StudyOnNetworkDrive(StudyError):
+    """The study file lies on a network file system, where SQLite's locking and WAL are not reliable."""
+
+    hint = "Copy the study file to a local disk, work there, and copy it back (or keep backups there)."
 
 
 # --- AI ------------------------------------------------------------------------------------------------
