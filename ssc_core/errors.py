@@ -147,6 +147,12 @@ class AuditChainBroken(StudyError):
     """The audit log's hash chain does not verify: a row was changed or deleted after it was written."""
 
 
+class StudyOnNetworkDrive(StudyError):
+    """The study file lies on a network file system, where SQLite's locking and WAL are not reliable."""
+
+    hint = "Copy the study file to a local disk, work there, and copy it back (or keep backups there)."
+
+
 # --- analysis and export -------------------------------------------------------------------------------
 
 
@@ -158,12 +164,6 @@ class ExportError(SSCError):
     """An export could not be written; the previous file, if any, is left as it was."""
 
     hint = "Choose a folder you can write to, with enough free space, and export again."
-
-
-class StudyOnNetworkDrive(StudyError):
-    """The study file lies on a network file system, where SQLite's locking and WAL are not reliable."""
-
-    hint = "Copy the study file to a local disk, work there, and copy it back (or keep backups there)."
 
 
 # --- AI ------------------------------------------------------------------------------------------------
