@@ -10,6 +10,8 @@ Comparisons of the observer study (readers are the ``reader`` raters of the rati
 
 * Inter-observer: every pair of readers within one session.
 * Intra-observer: each reader's sessions pairwise (the paper: two sessions six weeks apart).
+* Unaided vs assisted: a reader's values before and after the AI's output was shown (after-commit
+  sessions keep both); unaided and assisted values are never mixed in the other comparisons.
 * Reader vs ground truth: each reader in each session against the consensus, with the Wilcoxon p of the
   reader's absolute errors against the AI's (both against the consensus, on the cases all three scored).
 * AI vs ground truth: each AI bundle against the consensus.
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 INTER = "Inter-observer"
 INTRA = "Intra-observer"
+AIDED = "Unaided vs assisted"
 READER_VS_GT = "Reader vs ground truth"
 AI_VS_GT = "AI vs ground truth"
 ALL_LEVELS = "all"
@@ -180,17 +183,41 @@ def observer_comparisons(
     ai_ref = _pick_reference(ai_raters, ai, "AI bundle")
     out: list[Comparison] = []
     session_order = list(dict.fromkeys(r.session for r in readers))
+
+    def aid(r: Rater) -> str:
+        return ", assisted" if r.assisted else ""
+
     for session in session_order:
-        in_session = sorted((r for r in readers if r.session == session), key=lambda r: r.reader)
-        for a, b in combinations(in_session, 2):
-            out.append(Comparison(INTER, f"{a.reader} vs {b.reader} ({session})", a, b, session))
+        for assisted in (False, True):
+            group = sorted(
+                (r for r in readers if r.session == session and r.assisted is assisted),
+                key=lambda r: r.reader,
+            )
+            for a, b in combinations(group, 2):
+                out.append(Comparison(INTER, f"{a.reader} vs {b.reader} ({session}{aid(a)})", a, b, session))
     names = sorted(dict.fromkeys(r.reader for r in readers))
     for name in names:
-        own = sorted((r for r in readers if r.reader == name), key=lambda r: session_order.index(r.session))
-        for a, b in combinations(own, 2):
-            out.append(Comparison(INTRA, f"{name}: {a.session} vs {b.session}", a, b))
+        for assisted in (False, True):
+            own = sorted(
+                (r for r in readers if r.reader == name and r.assisted is assisted),
+                key=lambda r: session_order.index(r.session),
+            )
+            for a, b in combinations(own, 2):
+                suffix = " (assisted)" if assisted else ""
+                out.append(Comparison(INTRA, f"{name}: {a.session} vs {b.session}{suffix}", a, b))
+    for name in names:
+        for session in session_order:
+            pair = [r for r in readers if r.reader == name and r.session == session]
+            unaided = [r for r in pair if not r.assisted]
+            assisted_ = [r for r in pair if r.assisted]
+            if unaided and assisted_:
+                out.append(
+                    Comparison(
+                        AIDED, f"{name} ({session}): unaided vs assisted", unaided[0], assisted_[0], session
+                    )
+                )
     if gt is not None:
-        for r in sorted(readers, key=lambda r: (r.reader, session_order.index(r.session))):
+        for r in sorted(readers, key=lambda r: (r.reader, session_order.index(r.session), r.assisted)):
             out.append(Comparison(READER_VS_GT, f"{r.id} vs {gt.id}", r, gt, r.session))
         for r in ai_raters:
             out.append(Comparison(AI_VS_GT, f"{r.id} vs {gt.id}", r, gt))

@@ -60,17 +60,20 @@ class RaterKind(str, enum.Enum):
 CONSENSUS_READER = "Consensus"
 
 
-def rater_id(kind: RaterKind | str, reader: str, session: str = "") -> str:
-    """The display id of a rater: ``"A (S1)"``, ``"Consensus (GT)"`` or ``"AI (bundle)"``."""
+def rater_id(kind: RaterKind | str, reader: str, session: str = "", assisted: bool = False) -> str:
+    """The display id of a rater: ``"A (S1)"``, ``"A (S2, assisted)"``, ``"Consensus (GT)"``, ``"AI (b)"``.
+
+    A reader's values entered with the AI's output in view ("assisted") are a rater of their own: under the
+    after-commit policy one reading has both an unaided and an assisted set of values.
+    """
     kind = RaterKind(kind)
     reader = str(reader).strip()
     session = str(session).strip()
-    if kind is RaterKind.READER:
-        return f"{reader} ({session})" if session else reader
-    if kind is RaterKind.CONSENSUS:
-        name = reader or CONSENSUS_READER
-        return f"{name} ({session})" if session else name
-    return f"AI ({reader}, {session})" if session else f"AI ({reader})"
+    if kind is RaterKind.AI:
+        return f"AI ({reader}, {session})" if session else f"AI ({reader})"
+    name = reader or (CONSENSUS_READER if kind is RaterKind.CONSENSUS else "")
+    inside = ", ".join(x for x in (session, "assisted" if assisted else "") if x)
+    return f"{name} ({inside})" if inside else name
 
 
 # --- schema ----------------------------------------------------------------------------------------------
@@ -111,6 +114,8 @@ class TableSchema:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     has_rater: bool = True
+    #: Unaided and assisted values of one reading are different raters (ids end in ", assisted").
+    assisted_in_id: bool = True
 
     @property
     def names(self) -> list[str]:
@@ -153,6 +158,7 @@ LIKERT = TableSchema(
         Column("level", _INT, "level 1..5"),
         Column("pattern", _STR, "TOT, GG or RET"),
         Column("rating", _FLOAT, "1 strongly disagree .. 5 strongly agree; empty = not rated"),
+        Column("assisted", _BOOL, "the network's scores were shown to the reader", default=False),
         Column("finished", _BOOL, "the rating session was submitted", default=True),
         Column("entered_at", _TIME, "when the rating was entered (UTC)", default=_MISSING_TIME),
     ),
@@ -170,6 +176,7 @@ TIMING = TableSchema(
         Column("submitted_at", _TIME, "when the reading was submitted (UTC)", default=_MISSING_TIME),
     ),
     key=("rater", "case", "scope"),
+    assisted_in_id=False,  # time is spent on the reading as a whole
 )
 
 AI_RESULTS = TableSchema(
@@ -419,12 +426,18 @@ def _check_rules(schema: TableSchema, table: pd.DataFrame, offset: int) -> None:
             raise _fail(
                 schema, f"{_rows_of(no_session, offset)}, session: a reader's session label is empty."
             )
-        combos = table[["rater_kind", "reader", "session"]].drop_duplicates()
+        if schema.assisted_in_id:
+            assisted = table["assisted"]
+        else:
+            import pandas as pd
+
+            assisted = pd.Series(False, index=table.index)
+        combos = table[["rater_kind", "reader", "session"]].assign(assisted=assisted).drop_duplicates()
         ids = {
-            (k, r, s): rater_id(k, r, s)
-            for k, r, s in combos.itertuples(index=False, name=None)  # few distinct raters
+            (k, r, s, a): rater_id(k, r, s, bool(a))
+            for k, r, s, a in combos.itertuples(index=False, name=None)  # few distinct raters
         }
-        derived = [ids[t] for t in zip(table["rater_kind"], table["reader"], table["session"])]
+        derived = [ids[t] for t in zip(table["rater_kind"], table["reader"], table["session"], assisted)]
         given = table["rater"]
         mismatch = (given != "") & (given != np.asarray(derived, dtype=object))
         if mismatch.any():
@@ -478,7 +491,8 @@ def concat_tables(schema: TableSchema, *tables: pd.DataFrame) -> pd.DataFrame:
 
     table = pd.concat([t for t in tables if len(t)] or [tables[0]], ignore_index=True)
     if schema.has_rater and len(table):
-        combos = table[["rater", "rater_kind", "reader", "session"]].drop_duplicates()
+        cols = ["rater", "rater_kind", "reader", "session"] + (["assisted"] if schema.assisted_in_id else [])
+        combos = table[cols].drop_duplicates()
         clashes = combos["rater"][combos["rater"].duplicated()]
         if len(clashes):
             raise _fail(schema, f"two different raters share the id {clashes.iloc[0]!r}; rename one.")

@@ -225,3 +225,26 @@ def test_render_text_lists_all_sections(reports):
         assert heading in text
     assert "A vs B (S1)" in text
     assert "p vs AI" in text
+
+
+def test_unaided_and_assisted_values_are_separate_raters():
+    st = simulate_study(n_cases=15, readers={"A": 3.0, "B": 5.0}, sessions=("S1",), seed=8)
+    r = st.ratings
+    assisted = r[r["rater_kind"] == "reader"].assign(assisted=True)
+    # After seeing the AI the readers move half-way to the consensus (a known AI effect).
+    gt = r[r["rater"] == "Consensus (GT)"].set_index(["case", "level", "pattern"])["score"]
+    idx = pd.MultiIndex.from_frame(assisted[["case", "level", "pattern"]])
+    moved = (assisted["score"].to_numpy() + gt.loc[idx].to_numpy()) / 2
+    assisted["score"] = np.round(moved / 5) * 5
+    assisted = assisted.drop(columns="rater")
+    both = ratings_table(pd.concat([r.drop(columns="rater"), assisted], ignore_index=True))
+    assert {"A (S1)", "A (S1, assisted)", "B (S1, assisted)"} <= set(both["rater"])
+    long = observer_report(both)
+    pooled = long[long["level"] == "all"]
+    assert "A vs B (S1, assisted)" in set(pooled[pooled["group"] == INTER]["comparison"])
+    aided = pooled[pooled["group"] == "Unaided vs assisted"]
+    assert set(aided["comparison"]) == {"A (S1): unaided vs assisted", "B (S1): unaided vs assisted"}
+    tot = pooled[(pooled["group"] == READER_VS_GT) & (pooled["pattern"] == "TOT")].set_index("comparison")
+    assert tot.loc["A (S1, assisted) vs Consensus (GT)", "mae"] < tot.loc["A (S1) vs Consensus (GT)", "mae"]
+    # Unaided and assisted values are never paired across readers.
+    assert not pooled["comparison"].str.contains(r"\(S1\) vs .*assisted", regex=True).any()

@@ -38,6 +38,8 @@ def test_rater_ids():
     assert rater_id("reader", "A", "S1") == "A (S1)"
     assert rater_id("consensus", "", "GT") == "Consensus (GT)"
     assert rater_id("ai", "cascade-v1") == "AI (cascade-v1)"
+    assert rater_id("reader", "A", "S2", assisted=True) == "A (S2, assisted)"
+    assert rater_id("ai", "b", assisted=True) == "AI (b)"
 
 
 def test_defaults_and_coercion():
@@ -173,7 +175,7 @@ def test_raters_and_sessions_in_order_of_appearance():
         ]
     )
     ids = [r.id for r in raters(t)]
-    assert ids == ["B (S2)", "A (S1)", "Consensus (GT)", "A (S2)"]
+    assert ids == ["B (S2)", "A (S1, assisted)", "Consensus (GT)", "A (S2)"]
     assert raters(t)[1].assisted
     assert sessions(t) == ["S2", "S1"]
 
