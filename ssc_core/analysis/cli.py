@@ -5,23 +5,41 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssc_core.constants import STUDY_SUFFIX
-from ssc_core.errors import ImportFormatError
+from ssc_core.errors import AnalysisError, ImportFormatError
+
+if TYPE_CHECKING:
+    from ssc_core.analysis.tables import StudyTables
 
 
-def _load(source: str):  # -> StudyTables
+def _load(args: argparse.Namespace) -> tuple[StudyTables, list[str]]:
+    """The tables to report or export, and the texts the export must not contain.
+
+    A study file is opened read-only; with ``--reader``/``--session`` only that reader's view is read.
+    """
     from ssc_core.analysis.export import read_export
 
-    path = Path(source)
-    if path.suffix.lower() == STUDY_SUFFIX:
-        raise ImportFormatError(
-            f"{path.name}: reading study files needs the study store, which this build does not have yet.",
-            hint="Export the study from the workstation, then run this command on the exported .xlsx.",
-        )
+    path = Path(args.source)
     if not path.exists():
         raise ImportFormatError(f"No such file or folder: {path}")
-    return read_export(path)
+    reader, session = getattr(args, "reader", None), getattr(args, "session", None)
+    if path.suffix.lower() != STUDY_SUFFIX:
+        if reader or session:
+            raise AnalysisError("--reader and --session select a reader's view of a study file (.sscstudy).")
+        return read_export(path), []
+    from ssc_core.analysis.from_store import forbidden_texts, reader_view_tables, study_tables
+    from ssc_core.study.store import open_study
+
+    with open_study(path, readonly=True) as store:
+        forbidden = forbidden_texts(store)
+        if reader or session:
+            if not (reader and session):
+                raise AnalysisError("A reader's export needs both --reader NAME and --session LABEL.")
+            view = store.reader_view(store.session_by_label(session).id, store.reader_by_name(reader).id)
+            return reader_view_tables(view), forbidden
+        return study_tables(store), forbidden
 
 
 def _progress_printer(label: str):
@@ -37,7 +55,7 @@ def _stats(args: argparse.Namespace) -> int:
     from ssc_core.analysis.render import render_text
     from ssc_core.analysis.reports import compute_reports
 
-    tables = _load(args.source)
+    tables, _ = _load(args)
     reports = compute_reports(tables, ground_truth=args.ground_truth, ai=args.ai, per_level=args.per_level)
     title = tables.description.title or Path(args.source).name
     print(render_text(reports, title=f"Study report: {title}", per_level=args.per_level), end="")
@@ -49,7 +67,8 @@ def _export(args: argparse.Namespace) -> int:
     from ssc_core.analysis.export import export_csv, export_workbook
     from ssc_core.analysis.reports import compute_reports
 
-    tables = _load(args.source)
+    tables, forbidden = _load(args)
+    blinded = bool(args.reader)
     out = Path(args.out)
     if args.label_workbook:
         path = export_label_workbook(tables.ratings, tables.levels, args.label_workbook, out)
@@ -59,23 +78,27 @@ def _export(args: argparse.Namespace) -> int:
         path = export_likert_json(tables.likert, args.likert_json, out)
         print(f"Wrote {path}")
         return 0
+    # A reader's own export holds their readings only: no agreement with anyone else to report.
+    with_reports = not (args.no_reports or blinded)
     reports = None
-    if not args.no_reports:
+    if with_reports:
         reports = compute_reports(tables, ground_truth=args.ground_truth, ai=args.ai)
     if args.csv or out.suffix.lower() == ".zip" or (out.suffix == "" and not out.is_file()):
         path = export_csv(
             tables,
             out,
             reports=reports,
-            with_reports=not args.no_reports,
+            with_reports=with_reports,
             decimal="," if args.decimal_comma else ".",
+            forbidden=forbidden,
         )
     else:
         path = export_workbook(
             tables,
             out,
             reports=reports,
-            with_reports=not args.no_reports,
+            with_reports=with_reports,
+            forbidden=forbidden,
             progress=_progress_printer("Export"),
         )
         if sys.stderr.isatty():
@@ -86,7 +109,10 @@ def _export(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands to the ``ssc`` parser."""
-    source_help = "an exported study workbook (.xlsx), or a CSV export (folder or .zip)"
+    source_help = (
+        f"a study file ({STUDY_SUFFIX}, opened read-only), an exported study workbook (.xlsx), "
+        "or a CSV export (folder or .zip)"
+    )
 
     p = subparsers.add_parser(
         "stats",
@@ -121,6 +147,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--ground-truth", metavar="NAME", help="consensus rater of the reports (default: the first)"
     )
     e.add_argument("--ai", metavar="NAME", help="AI bundle the readers' errors are tested against")
+    e.add_argument("--reader", metavar="NAME", help="a blinded reader's own export: their readings only")
+    e.add_argument("--session", metavar="LABEL", help="the session of --reader")
     e.add_argument(
         "--label-workbook",
         metavar="RATER",

@@ -43,5 +43,9 @@ def test_export_to_xlsx_csv_and_authors_formats(exported, tmp_path, capsys):
 def test_clear_errors(tmp_path, capsys):
     assert main(["stats", str(tmp_path / "missing.xlsx")]) == 2
     assert "No such file" in capsys.readouterr().err
-    assert main(["stats", str(tmp_path / "study.sscstudy")]) == 2
-    assert "study store" in capsys.readouterr().err
+    junk = tmp_path / "study.sscstudy"
+    junk.write_bytes(b"not a study at all" * 100)
+    assert main(["stats", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:")
+    assert "study" in err
