@@ -177,8 +177,20 @@ def icc(
         return Estimate.not_estimable(
             ICC, "no variance between observations", n_cases=n_cases, n_raters=k, n_obs=n_obs
         )
-    ci = (row.ci_low, row.ci_high) if math.isfinite(row.ci_low) and math.isfinite(row.ci_high) else None
-    return Estimate(ICC, row.value, ci=ci, n_cases=n_cases, n_raters=k, n_obs=n_obs)
+    if math.isfinite(row.ci_low) and math.isfinite(row.ci_high):
+        return Estimate(
+            ICC, row.value, ci=(row.ci_low, row.ci_high), n_cases=n_cases, n_raters=k, n_obs=n_obs
+        )
+    # With no residual variance (the raters agree exactly, or up to a constant offset) the interval of
+    # McGraw & Wong is undefined: the ICC is reported without one, and the reason is kept.
+    return Estimate(
+        ICC,
+        row.value,
+        n_cases=n_cases,
+        n_raters=k,
+        n_obs=n_obs,
+        reason="95 % CI not estimable: no residual variance (exact agreement up to a constant offset)",
+    )
 
 
 def bland_altman(

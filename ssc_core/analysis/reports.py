@@ -120,7 +120,7 @@ def _agreement_row(c: Comparison, pa: PairAgreement) -> dict[str, object]:
     loa = pa.bland_altman.loa or (None, None)
     reasons = []
     for name, est in (("MAE", pa.mae), ("kappa", pa.kappa), ("ICC", pa.icc)):
-        if not est.estimable:
+        if est.reason:
             reasons.append(f"{name}: {est.reason}")
     if not pa.bland_altman.estimable and pa.mae.estimable:
         reasons.append(f"Bland-Altman: {pa.bland_altman.reason}")
@@ -157,7 +157,7 @@ def _agreement_row(c: Comparison, pa: PairAgreement) -> dict[str, object]:
 def _merge_reasons(reasons: list[str]) -> list[str]:
     """ "MAE: x; kappa: x; ICC: x" -> "x" when every figure failed for the same reason."""
     texts = {r.split(": ", 1)[1] for r in reasons if ": " in r}
-    if len(reasons) >= 3 and len(texts) == 1:
+    if len(reasons) == 3 and len(texts) == 1:
         return [texts.pop()]
     return reasons
 
@@ -335,7 +335,7 @@ def positions_report(levels: pd.DataFrame, *, reference: str | None = None) -> p
             pa = compare_positions(index, a.id, b.id, level=level)
             ci = pa.icc.ci or (None, None)
             loa = pa.bland_altman.loa or (None, None)
-            notes = [e.reason for e in (pa.mae_mm, pa.icc) if not e.estimable]
+            notes = [e.reason for e in (pa.mae_mm, pa.icc) if e.reason]
             if pa.note:
                 notes.append(pa.note)
             rows.append(

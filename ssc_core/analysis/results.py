@@ -44,7 +44,8 @@ class Estimate:
     n_cases, n_raters, n_obs
         Patients, raters and matched observations (case x level) behind the figure.
     estimable, reason
-        False with a reason in words when the data cannot give the figure.
+        False with a reason in words when the data cannot give the figure. An estimable figure may carry
+        a reason too, for a part that is missing (an ICC without its confidence interval).
     """
 
     statistic: str

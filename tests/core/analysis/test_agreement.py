@@ -353,3 +353,12 @@ def test_compare_errors_uses_cases_all_three_share():
     assert w.p_value < 0.05
     assert w.n_cases == 3
     assert w.n_obs == 15
+
+
+def test_icc_without_residual_variance_has_no_ci_and_says_why():
+    est = icc([0, 10, 20, 30], [5, 15, 25, 35])  # a constant offset: no residual variance
+    assert est.estimable
+    assert 0 < est.value < 1
+    assert est.ci is None
+    assert "CI not estimable" in est.reason
+    assert est.format() == f"{est.value:.2f}"
