@@ -200,3 +200,22 @@ CONSENSUS_DISAGREEMENT_POINTS = 10
 CONSENSUS_DISAGREEMENT_MM = 10.0
 #: Longest time one timing report may add to a case or level (s); longer is a stuck clock, not reading.
 MAX_TIME_INCREMENT_S = 4 * 3600.0
+
+# Classical lung mask (the paper's authors: threshold about -140 HU on the body, fill, keep the two largest
+# air components that do not touch the image border, morphological clean-up).
+#: Pixels below this are air-like (lung, airways, outside air); fat and soft tissue lie above it.
+LUNG_MASK_THRESHOLD_HU = -140.0
+#: A second air component counts as a lung only if it has at least this share of the largest one's area.
+LUNG_MASK_SECOND_MIN_RATIO = 0.02
+#: Air components smaller than this (mm^2) are noise, gas in the gut or a small airway, never lung.
+LUNG_MASK_MIN_COMPONENT_MM2 = 100.0
+#: Radius (mm) of the closing that takes vessels and juxtapleural dense disease at the edge into the mask.
+LUNG_MASK_CLOSING_MM = 3.0
+#: Volume mode: 3-D air components below this share of the largest are dropped (gas in the stomach/bowel).
+LUNG_MASK_MIN_3D_RATIO = 0.05
+#: Pixel spacing (mm) assumed when a slice is given without one (a typical chest CT reconstruction).
+DEFAULT_PIXEL_SPACING_MM = 0.7
+
+#: The demo model bundle, relative to the workstation's ``resources`` folder (the default of the app and of
+#: ``ssc score``; trained on synthetic data, not for clinical use).
+DEMO_BUNDLE_SUBDIR = "models/demo"
