@@ -349,6 +349,8 @@ def update_bundle(
     texture_source: str | None = None,
     provenance: dict[str, Any] | None = None,
     evaluation: dict[str, Any] | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
     seed: int = 0,
 ) -> BundleSpec:
     """Replace some parts of the bundle in ``folder`` and keep the others; returns the spec as written.
@@ -357,8 +359,8 @@ def update_bundle(
     holds a bundle, it is verified and loaded, and every part not given here (network and its spec, healthy
     texture, display name) is kept; when it holds none, ``base`` gives the spec and a network not given is
     freshly initialised with ``seed`` (untrained). ``provenance`` and ``evaluation`` are merged into the
-    spec's objects key by key (a key given replaces the old value). The folder is rewritten atomically by
-    :func:`save_bundle`.
+    spec's objects key by key (a key given replaces the old value); ``display_name`` and ``description``
+    replace the old ones when given. The folder is rewritten atomically by :func:`save_bundle`.
     """
     import torch
 
@@ -403,6 +405,8 @@ def update_bundle(
         heatmap = replace(heatmap, texture_source=texture_source)
     spec = replace(
         spec,
+        display_name=spec.display_name if display_name is None else display_name,
+        description=spec.description if description is None else description,
         heatmap=heatmap,
         provenance={**spec.provenance, **(provenance or {})},
         evaluation={**spec.evaluation, **(evaluation or {})},
