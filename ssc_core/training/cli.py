@@ -187,6 +187,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument(
         "--restart", action="store_true", help="discard the run in the work folder and start afresh"
     )
+    o.add_argument(
+        "--finetune",
+        action="store_true",
+        help="start from this network's weights in the bundle (e.g. on your own data, or at the full size "
+        "after training at a smaller --train-size)",
+    )
     o.add_argument("--device", help="auto, cpu, cuda or cuda:N (under torchrun: each process's GPU)")
     o.add_argument("--name", help="display name of the bundle")
     o.add_argument("--description", help="description of the bundle")
@@ -230,10 +236,10 @@ def _level_params(args: argparse.Namespace) -> dict:
     return out
 
 
-def _command() -> str:
+def _command(argv: list[str]) -> str:
     """The command line as typed, with paths reduced to their last part (they may name patients)."""
     parts = ["ssc"]
-    for a in sys.argv[1:]:
+    for a in argv:
         parts.append(Path(a).name if ("/" in a or "\\" in a) else a)
     return shlex.join(parts)
 
@@ -267,9 +273,10 @@ def _run_train(args: argparse.Namespace) -> int:
         device=args.device,
         resume=args.resume,
         restart=args.restart,
+        finetune=args.finetune,
         name=args.name,
         description=args.description,
-        command=_command(),
+        command=_command(getattr(args, "argv", sys.argv[1:])),
         input_size=args.input_size,
         train_size=args.train_size,
         synthetic_share=args.synthetic_share,
@@ -283,6 +290,11 @@ def _run_train(args: argparse.Namespace) -> int:
         level_params=_level_params(args),
     )
     result = train(opts, log=lambda m: print(m, file=sys.stderr))
+    if result.world_size > 1:
+        # every process reports the digest of its weights: they must agree
+        print(f"rank {result.rank}/{result.world_size}: weights sha256 {result.weights_sha256}")
+        if result.rank != 0:
+            return 0
     if result.problems:
         print(f"{len(result.problems)} case(s) were left out (--skip-bad).", file=sys.stderr)
     shown = {k: round(v, 3) for k, v in result.metrics.items()}

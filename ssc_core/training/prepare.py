@@ -42,30 +42,50 @@ if TYPE_CHECKING:
 CACHE_VERSION = 1
 
 
+#: The parts of a case's preprocessing, cached separately.
+PART_SCORER = "scorer"
+PART_LEVELS = "levels"
+
+
 @dataclass(frozen=True)
 class PrepConfig:
-    """What to compute for each case (the scorer samples, a level finder's input, or both)."""
+    """What to compute for each case: the scorer samples, a level finder's input, or both.
+
+    ``required`` names the parts this run needs; a part that is configured but not required is computed
+    too when the scan is loaded anyway (a few tenths of a second per case), so that training the other
+    network later finds it in the cache; its problems do not count against the case.
+    """
 
     scorer_size: int | None = None
     scorer_clip: tuple[float, float] = (-1500.0, 1500.0)
     neighbours: int = SCORER_NEIGHBOURS
     #: The level finder whose input to compute (its weights are irrelevant), or None.
     level_finder: LevelFinderSpec | None = None
+    required: tuple[str, ...] = (PART_SCORER,)
 
-    def digest(self) -> str:
-        lf = None
+    @property
+    def parts(self) -> tuple[str, ...]:
+        out = []
+        if self.scorer_size is not None:
+            out.append(PART_SCORER)
         if self.level_finder is not None:
-            lf = dataclasses.asdict(dataclasses.replace(self.level_finder, weights=None))
-        text = json.dumps(
-            {
-                "v": CACHE_VERSION,
+            out.append(PART_LEVELS)
+        return tuple(out)
+
+    def digest(self, part: str, labels: CaseLabels | None) -> str:
+        """Cache digest of one part (the scorer's samples depend on the level positions too)."""
+        if part == PART_SCORER:
+            z = labels.to_json()["level_z"] if labels is not None else None
+            obj: dict[str, Any] = {
                 "size": self.scorer_size,
                 "clip": list(self.scorer_clip),
                 "neighbours": self.neighbours,
-                "lf": lf,
-            },
-            sort_keys=True,
-        )
+                "z": z,
+            }
+        else:
+            assert self.level_finder is not None
+            obj = {"lf": dataclasses.asdict(dataclasses.replace(self.level_finder, weights=None))}
+        text = json.dumps({"v": CACHE_VERSION, "part": part, **obj}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -135,12 +155,50 @@ def _level_finder_input(volume, spec: LevelFinderSpec) -> tuple[np.ndarray, tupl
     return grid.numpy().astype(np.float16), (axis.first_z, axis.step_z, axis.n)
 
 
-def prepare_volume(
-    volume, labels: CaseLabels, key: str, where: str, config: PrepConfig
-) -> tuple[CaseArrays | None, list[DataProblem]]:
-    """Reduce one loaded scan to its :class:`CaseArrays`; problems instead when its labels do not fit it."""
+def _scorer_part(volume, labels: CaseLabels, k_of: dict[int, int], where: str, config: PrepConfig):
     from ssc_core.imaging.lung_mask import lung_fraction, lung_mask
 
+    assert config.scorer_size is not None
+    _, dy, dx = volume.spacing
+    idx: list[int] = []
+    level_of: list[int] = []
+    centre: list[bool] = []
+    for lv in LEVELS:
+        k = k_of[int(lv)]
+        for j in range(k - config.neighbours, k + config.neighbours + 1):
+            if 0 <= j < volume.n_slices:
+                idx.append(j)
+                level_of.append(int(lv))
+                centre.append(j == k)
+    raw = np.stack([np.asarray(volume.axial(j)) for j in idx])
+    masks = np.stack([lung_mask(s, pixel_spacing_mm=(dy, dx)) for s in raw])
+    problems = []
+    for lv in LEVELS:
+        j = idx.index(k_of[int(lv)])
+        if lung_fraction(masks[j]) < MIN_LUNG_FRACTION:
+            problems.append(
+                DataProblem(where, f"L{int(lv)}_pos", f"the {lv.label} slice shows no lung to score")
+            )
+    if problems:
+        return None, problems
+    part = {
+        "hu": _resize_hu(raw, config.scorer_size, config.scorer_clip),
+        "lung": _resize_mask(masks, config.scorer_size),
+        "sample_level": np.asarray(level_of, dtype=np.int8),
+        "centre": np.asarray(centre, dtype=bool),
+    }
+    return part, []
+
+
+def prepare_volume(
+    volume, labels: CaseLabels, key: str, where: str, config: PrepConfig, parts: tuple[str, ...] | None = None
+) -> tuple[dict[str, dict[str, Any]], list[DataProblem]]:
+    """Reduce one loaded scan to the arrays of ``parts`` (default: all configured parts).
+
+    Returns the computed parts (name -> arrays) and the problems of the *required* parts; a case with such
+    problems gets no parts at all.
+    """
+    parts = config.parts if parts is None else parts
     problems: list[DataProblem] = []
     k_of: dict[int, int] = {}
     lo, hi = volume.z_range
@@ -159,102 +217,86 @@ def prepare_volume(
         else:
             k_of[int(lv)] = k
     if problems:
-        return None, problems
-    out: dict[str, Any] = {}
-    _, dy, dx = volume.spacing
-    if config.scorer_size is not None:
-        idx: list[int] = []
-        level_of: list[int] = []
-        centre: list[bool] = []
-        for lv in LEVELS:
-            k = k_of[int(lv)]
-            for j in range(k - config.neighbours, k + config.neighbours + 1):
-                if 0 <= j < volume.n_slices:
-                    idx.append(j)
-                    level_of.append(int(lv))
-                    centre.append(j == k)
-        raw = np.stack([np.asarray(volume.axial(j)) for j in idx])
-        masks = np.stack([lung_mask(s, pixel_spacing_mm=(dy, dx)) for s in raw])
-        for lv in LEVELS:
-            j = idx.index(k_of[int(lv)])
-            if lung_fraction(masks[j]) < MIN_LUNG_FRACTION:
-                problems.append(
-                    DataProblem(where, f"L{int(lv)}_pos", f"the {lv.label} slice shows no lung to score")
-                )
-        if problems:
-            return None, problems
-        out["hu"] = _resize_hu(raw, config.scorer_size, config.scorer_clip)
-        out["lung"] = _resize_mask(masks, config.scorer_size)
-        out["sample_level"] = np.asarray(level_of, dtype=np.int8)
-        out["centre"] = np.asarray(centre, dtype=bool)
-    if config.level_finder is not None:
-        out["lf_input"], out["lf_axis"] = _level_finder_input(volume, config.level_finder)
-    arrays = CaseArrays(key, where, labels, np.asarray(volume.slice_z, dtype=np.float64), **out)
-    return arrays, []
+        return {}, problems
+    out: dict[str, dict[str, Any]] = {}
+    common = {"slice_z": np.asarray(volume.slice_z, dtype=np.float64)}
+    if PART_SCORER in parts:
+        part, found = _scorer_part(volume, labels, k_of, where, config)
+        if part is not None:
+            out[PART_SCORER] = {**common, **part}
+        elif PART_SCORER in config.required:
+            return {}, found
+    if PART_LEVELS in parts:
+        assert config.level_finder is not None
+        lf_input, axis = _level_finder_input(volume, config.level_finder)
+        out[PART_LEVELS] = {**common, "lf_input": lf_input, "lf_axis": axis}
+    return out, []
 
 
-def prepare_case(case: TrainingCase, config: PrepConfig) -> tuple[CaseArrays | None, list[DataProblem]]:
+def prepare_case(
+    case: TrainingCase, config: PrepConfig, parts: tuple[str, ...] | None = None
+) -> tuple[dict[str, dict[str, Any]], CaseLabels | None, list[DataProblem]]:
     """Load one case and reduce it; an unreadable scan is a problem of the case, not an exception."""
     try:
         volume, labels = case.load()
     except LoadError as exc:
-        return None, [DataProblem(case.where, "scan", f"the scan cannot be read: {exc}")]
+        return {}, None, [DataProblem(case.where, "scan", f"the scan cannot be read: {exc}")]
     except SSCError as exc:
-        return None, [DataProblem(case.where, "scan", str(exc))]
-    return prepare_volume(volume, labels, case.key, case.where, config)
+        return {}, None, [DataProblem(case.where, "scan", str(exc))]
+    out, problems = prepare_volume(volume, labels, case.key, case.where, config, parts)
+    return out, labels, problems
+
+
+def _assemble(case: TrainingCase, labels: CaseLabels, parts: dict[str, dict[str, Any]]) -> CaseArrays:
+    fields: dict[str, Any] = {}
+    for part in parts.values():
+        fields.update(part)
+    slice_z = fields.pop("slice_z")
+    axis = fields.pop("lf_axis", None)
+    return CaseArrays(
+        case.key,
+        case.where,
+        labels,
+        slice_z,
+        lf_axis=None if axis is None else (float(axis[0]), float(axis[1]), int(axis[2])),
+        **fields,
+    )
 
 
 # --- cache ---------------------------------------------------------------------------------------------
 
 
-def _cache_file(cache_dir: Path, case: TrainingCase, config: PrepConfig) -> Path:
-    labels = case.labels
-    z = json.dumps(labels.to_json()["level_z"], sort_keys=True) if labels is not None else ""
-    digest = hashlib.sha256(f"{case.identity()}|{config.digest()}|{z}".encode()).hexdigest()[:24]
-    return cache_dir / f"case-{digest}.safetensors"
+def _cache_file(cache_dir: Path, case: TrainingCase, config: PrepConfig, part: str) -> Path:
+    digest = hashlib.sha256(f"{case.identity()}|{config.digest(part, case.labels)}".encode()).hexdigest()[:24]
+    return cache_dir / f"{part}-{digest}.safetensors"
 
 
-def _save(path: Path, arrays: CaseArrays) -> None:
+def _save(path: Path, part: dict[str, Any], labels: CaseLabels) -> None:
     from safetensors.numpy import save_file
 
     from ssc_core.fileio import atomic_write
 
-    tensors = {"slice_z": arrays.slice_z}
-    for name in ("hu", "lung", "sample_level", "centre", "lf_input"):
-        value = getattr(arrays, name)
-        if value is not None:
-            tensors[name] = np.ascontiguousarray(value)
-    meta = {"version": CACHE_VERSION, "labels": arrays.labels.to_json(), "lf_axis": arrays.lf_axis}
+    tensors = {k: np.ascontiguousarray(v) for k, v in part.items() if isinstance(v, np.ndarray)}
+    meta = {"version": CACHE_VERSION, "labels": labels.to_json(), "lf_axis": part.get("lf_axis")}
     with atomic_write(path) as tmp:
         save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
 
 
-def _load(path: Path, case: TrainingCase) -> CaseArrays | None:
+def _load(path: Path) -> tuple[dict[str, Any], CaseLabels] | None:
     from safetensors import safe_open
     from safetensors.numpy import load_file
 
     try:
         with safe_open(str(path), framework="numpy") as fh:
             meta = json.loads((fh.metadata() or {})["meta"])
-        tensors = load_file(str(path))
+        tensors: dict[str, Any] = dict(load_file(str(path)))
     except Exception:  # a damaged cache file is rebuilt, never trusted
         return None
     if meta.get("version") != CACHE_VERSION:
         return None
-    labels = case.labels if case.labels is not None else CaseLabels.from_json(meta["labels"])
-    axis = meta.get("lf_axis")
-    return CaseArrays(
-        case.key,
-        case.where,
-        labels,
-        tensors["slice_z"],
-        hu=tensors.get("hu"),
-        lung=tensors.get("lung"),
-        sample_level=tensors.get("sample_level"),
-        centre=tensors.get("centre"),
-        lf_input=tensors.get("lf_input"),
-        lf_axis=None if axis is None else (float(axis[0]), float(axis[1]), int(axis[2])),
-    )
+    if meta.get("lf_axis") is not None:
+        tensors["lf_axis"] = tuple(meta["lf_axis"])
+    return tensors, CaseLabels.from_json(meta["labels"])
 
 
 def _worker_init() -> None:
@@ -264,8 +306,8 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _work(case: TrainingCase, config: PrepConfig) -> tuple[CaseArrays | None, list[DataProblem]]:
-    return prepare_case(case, config)
+def _work(case: TrainingCase, config: PrepConfig, parts: tuple[str, ...]):
+    return prepare_case(case, config, parts)
 
 
 def prepare_cases(
@@ -277,66 +319,79 @@ def prepare_cases(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[list[CaseArrays], list[DataProblem]]:
-    """Preprocess ``cases`` (cached ones read from ``cache_dir``), ``workers`` processes at a time.
+    """Preprocess ``cases`` (parts found in ``cache_dir`` are read from it), ``workers`` processes at a time.
 
-    Returns the arrays of the good cases, in the order of ``cases``, and the problems of the others.
+    Returns the arrays of the good cases (their required parts, and the optional ones where computed), in
+    the order of ``cases``, and the problems of the others.
     """
     cache = Path(cache_dir) if cache_dir is not None else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-    results: dict[int, CaseArrays] = {}
-    problems: dict[int, list[DataProblem]] = {}
-    todo: list[int] = []
+    have: dict[int, dict[str, dict[str, Any]]] = {}
+    labels_of: dict[int, CaseLabels] = {}
+    todo: dict[int, tuple[str, ...]] = {}
     for i, case in enumerate(cases):
-        if cache is not None:
-            path = _cache_file(cache, case, config)
-            if path.is_file():
-                hit = _load(path, case)
-                if hit is not None:
-                    results[i] = hit
-                    continue
-        todo.append(i)
+        have[i] = {}
+        missing = []
+        for part in config.parts:
+            hit = _load(_cache_file(cache, case, config, part)) if cache is not None else None
+            if hit is None:
+                missing.append(part)
+                continue
+            have[i][part] = hit[0]
+            labels_of[i] = case.labels if case.labels is not None else hit[1]
+        # load the scan only when a required part is missing; then also compute the optional ones
+        if any(p in config.required for p in missing):
+            todo[i] = tuple(missing)
+    problems: dict[int, list[DataProblem]] = {}
     total = len(cases)
     done = total - len(todo)
     report(progress, done, total, "Preparing cases")
 
-    def finish(i: int, arrays: CaseArrays | None, found: list[DataProblem]) -> None:
+    def finish(i: int, parts: dict[str, dict[str, Any]], labels: CaseLabels | None, found: list[DataProblem]):
         nonlocal done
-        if arrays is not None:
-            results[i] = arrays
-            if cache is not None:
-                _save(_cache_file(cache, cases[i], config), arrays)
-        else:
+        if found:
             problems[i] = found
+        else:
+            assert labels is not None
+            labels_of[i] = cases[i].labels or labels
+            for name, part in parts.items():
+                have[i][name] = part
+                if cache is not None:
+                    _save(_cache_file(cache, cases[i], config, name), part, labels)
         done += 1
         report(progress, done, total, f"Prepared {done} of {total} cases")
 
     if workers <= 1 or len(todo) <= 1:
-        for i in todo:
+        for i, parts in todo.items():
             check_cancel(cancel)
-            finish(i, *prepare_case(cases[i], config))
+            finish(i, *prepare_case(cases[i], config, parts))
     else:
         import multiprocessing
 
         # "spawn": a forked child of a process that already ran torch can deadlock in OpenMP.
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
-            futures: dict[int, Future] = {i: pool.submit(_work, cases[i], config) for i in todo}
+            futures: dict[int, Future] = {i: pool.submit(_work, cases[i], config, p) for i, p in todo.items()}
             try:
                 for i in todo:
                     while True:
                         check_cancel(cancel)
                         try:
-                            arrays, found = futures[i].result(timeout=0.5)
+                            result = futures[i].result(timeout=0.5)
                             break
                         except TimeoutError:
                             continue
-                    finish(i, arrays, found)
+                    finish(i, *result)
             except (Cancelled, KeyboardInterrupt):
                 for f in futures.values():
                     f.cancel()
                 raise
-    ordered = [results[i] for i in range(total) if i in results]
+    ordered = [
+        _assemble(cases[i], labels_of[i], have[i])
+        for i in range(total)
+        if i not in problems and all(p in have[i] for p in config.required)
+    ]
     flat = [p for i in sorted(problems) for p in problems[i]]
     return ordered, flat
 

@@ -34,7 +34,14 @@ from ssc_core.errors import OutputNotEmpty, TrainingDataError
 from ssc_core.progress import CancelToken, ProgressCallback
 from ssc_core.training.augment import AffineRanges
 from ssc_core.training.data import CaseCollection, TrainingCase
-from ssc_core.training.prepare import CaseArrays, PrepConfig, background_slices, prepare_cases
+from ssc_core.training.prepare import (
+    PART_LEVELS,
+    PART_SCORER,
+    CaseArrays,
+    PrepConfig,
+    background_slices,
+    prepare_cases,
+)
 from ssc_core.training.sources import phantom_cases, report_problems, study_cases, workbook_cases
 from ssc_core.training.splits import SplitConfig, Splits, make_splits
 from ssc_core.training.synthesis import SynthesisConfig
@@ -83,6 +90,8 @@ class TrainOptions:
     device: str | None = None
     resume: bool = False
     restart: bool = False
+    #: Start from the weights of this network in the bundle ``out`` (fine-tuning) instead of afresh.
+    finetune: bool = False
     name: str | None = None
     description: str | None = None
     command: str = ""
@@ -120,6 +129,10 @@ class TrainReport:
     metrics: dict[str, float]
     stopped: str
     problems: tuple[str, ...]
+    #: SHA-256 over the chosen weights (equal in every process of a distributed run).
+    weights_sha256: str = ""
+    rank: int = 0
+    world_size: int = 1
 
 
 # --- data ------------------------------------------------------------------------------------------------
@@ -221,6 +234,33 @@ def level_spec_for(opts: TrainOptions):
     return spec
 
 
+def _specs_and_prep(opts: TrainOptions):
+    """The spec of the network to train, and what to preprocess: its input, plus the other network's
+    input when that is cheap (so that training the other network later finds it in the cache)."""
+    from ssc_core.ai.spec import LevelFinderSpec, ScorerSpec
+
+    old = _existing_spec(opts.out)
+    if opts.task == "scorer":
+        spec = scorer_spec_for(opts)
+        other = old.level_finder if old is not None else LevelFinderSpec()
+        prep = PrepConfig(
+            scorer_size=spec.input_size,
+            scorer_clip=(spec.normalization.hu_min, spec.normalization.hu_max),
+            level_finder=other if other.architecture == "slice_encoder_1d" else None,
+            required=(PART_SCORER,),
+        )
+        return spec, prep
+    spec = level_spec_for(opts)
+    scorer = old.scorer if old is not None else ScorerSpec()
+    prep = PrepConfig(
+        scorer_size=scorer.input_size,
+        scorer_clip=(scorer.normalization.hu_min, scorer.normalization.hu_max),
+        level_finder=spec,
+        required=(PART_LEVELS,),
+    )
+    return spec, prep
+
+
 def _tupled(d: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
@@ -272,6 +312,18 @@ def _versions() -> dict[str, str]:
     except (OSError, ValueError):
         pass
     return out
+
+
+def state_digest(state: dict[str, Any]) -> str:
+    """SHA-256 over a state dict's names, shapes and bytes."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        t = state[k].detach().cpu().contiguous()
+        h.update(f"{k}|{tuple(t.shape)}|{t.dtype}".encode())
+        h.update(
+            t.numpy().tobytes() if t.dtype != __import__("torch").bfloat16 else t.float().numpy().tobytes()
+        )
+    return h.hexdigest()
 
 
 def fingerprint_of(obj: Any) -> str:
@@ -337,14 +389,7 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
     train_keys, val_keys = splits.train_val(opts.data.fold)
     wanted = set(train_keys) | set(val_keys)
     cases = [c for c in collection.cases if c.key in wanted]
-    if opts.task == "scorer":
-        spec = scorer_spec_for(opts)
-        prep = PrepConfig(
-            scorer_size=spec.input_size, scorer_clip=(spec.normalization.hu_min, spec.normalization.hu_max)
-        )
-    else:
-        spec = level_spec_for(opts)
-        prep = PrepConfig(level_finder=spec)
+    spec, prep = _specs_and_prep(opts)
     log(
         f"{len(collection.cases)} case(s): {len(train_keys)} training, {len(val_keys)} validation (fold "
         f"{opts.data.fold} of {opts.data.split.n_folds}), {len(splits.test)} held out for testing."
@@ -373,6 +418,9 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
             encoding="utf-8",
         )
     task, recipe_json, extra = _make_task(opts, spec, train_arrays, val_arrays, device)
+    init_state, init_info = _finetune_start(opts, spec)
+    if init_info:
+        recipe_json = {**recipe_json, "finetuned_from": init_info}
     fingerprint = fingerprint_of(
         {
             "task": opts.task,
@@ -397,6 +445,7 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
         progress=progress,
         cancel=cancel,
         log=log,
+        init_state=init_state,
     )
     result = trainer.fit(resume=opts.resume)
     best = next((h for h in result.state.history if h.get("epoch") == result.state.best_epoch), {})
@@ -427,7 +476,37 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
         metrics,
         result.stopped,
         tuple(problems),
+        state_digest(result.best_state),
+        dist.rank,
+        dist.world_size,
     )
+
+
+def _finetune_start(opts: TrainOptions, spec) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """With ``finetune``: the bundle's current weights of the network (which must fit ``spec``)."""
+    if not opts.finetune:
+        return None, None
+    from ssc_core.ai.bundle import load_bundle
+    from ssc_core.ai.networks import check_state_dict
+
+    old = load_bundle(opts.out)
+    role = "scorer" if opts.task == "scorer" else "level_finder"
+    net = old.scorer_net if role == "scorer" else old.level_finder_net
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    if getattr(old.spec, role) != dataclasses.replace(spec, weights=getattr(old.spec, role).weights):
+        raise TrainingDataError(
+            f"Fine-tuning needs the {role.replace('_', ' ')} of the bundle as it is; "
+            "leave out the options that change its architecture or input size."
+        )
+    check_state_dict(_build(spec), state, role.replace("_", " "))
+    previous = old.spec.provenance.get(role)
+    return state, {"bundle": old.display_name, "bundle_hash": old.hash, "previous": previous}
+
+
+def _build(spec):
+    from ssc_core.ai.networks import build_network
+
+    return build_network(spec)
 
 
 def _make_task(opts: TrainOptions, spec, train_arrays, val_arrays, device):

@@ -214,11 +214,18 @@ class ScorerTask:
     # --- validation ---------------------------------------------------------------------------------
 
     def predict(self, net: nn.Module, hu: np.ndarray, autocast: Any, batch: int = 8) -> np.ndarray:
-        """Raw outputs (n, 3) in TOT, GG, RET order for HU slices at the input size."""
+        """Raw outputs (n, 3) in TOT, GG, RET order for HU slices at the input size.
+
+        With a smaller ``train_size`` the slices are reduced to it, as in training (so that the checkpoint
+        chosen by validation is the best at the size it was trained at; fine-tune at the full size after).
+        """
         outs = []
+        size = self.recipe.train_size
         with torch.inference_mode():
             for s in range(0, hu.shape[0], batch):
                 x = normalize(torch.from_numpy(hu[s : s + batch]).to(self.device), self.norm)[:, None]
+                if size is not None and size != x.shape[-1]:
+                    x = resize_slices(x, size)
                 with autocast():
                     y = net(x).float()
                 outs.append(y.cpu().numpy())

@@ -171,7 +171,9 @@ class Trainer:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         log: Callable[[str], None] | None = None,
+        init_state: dict[str, torch.Tensor] | None = None,
     ) -> None:
+        self.init_state = init_state
         self.task = task
         self.config = config
         self.work_dir = work_dir
@@ -210,7 +212,10 @@ class Trainer:
         elif self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         torch.manual_seed(c.seed)  # the same initial weights in every process
-        net = self.task.build_net().to(self.device)
+        net = self.task.build_net()
+        if self.init_state is not None:  # fine-tuning: start from given weights
+            net.load_state_dict(self.init_state, strict=True)
+        net = net.to(self.device)
         if self.device.type == "cuda" and self.task.name == "scorer":
             net = net.to(memory_format=torch.channels_last)
         model: nn.Module = net
@@ -234,7 +239,7 @@ class Trainer:
         best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         if resume and (self.work_dir / "best.json").is_file():
             holder = self.task.build_net()
-            load_checkpoint(self.work_dir, "best", holder)
+            load_checkpoint(self.work_dir, "best", holder, fingerprint=self.fingerprint)
             best_state = {k: v.detach().clone() for k, v in holder.state_dict().items()}
         csv_log = CsvLog(self.work_dir / "log.csv")
         steps = self.task.steps_per_epoch(dist.world_size)
