@@ -127,6 +127,15 @@ class VGG3DParams:
             raise BundleError(f"{where}: pool_after names a conv layer that does not exist.")
         if not 0.0 <= self.dropout < 1.0:
             raise BundleError(f"{where}: dropout must lie in [0, 1).")
+        for name, size in (
+            ("window_slices", self.window_slices),
+            ("resampled y", self.resampled_shape[1]),
+            ("resampled x", self.resampled_shape[2]),
+        ):
+            for _ in self.pool_after:  # each MaxPool3d(3, 2) needs at least 3 voxels
+                if size < 3:
+                    raise BundleError(f"{where}: {name} is too small for {len(self.pool_after)} poolings.")
+                size = (size - 3) // 2 + 1
 
 
 @dataclass(frozen=True)
