@@ -185,21 +185,24 @@ class CascadeRunner:
             raise _wrap_failure(exc) from exc
 
     def _run(self, request: CascadeRequest, cancel: CancelToken | None) -> Iterator[CascadeEvent]:
-        ident = {"case_id": request.case_id, "request_id": request.request_id}
+        case_id, request_id = request.case_id, request.request_id
         vol = request.volume
         t0 = time.perf_counter()
         check_cancel(cancel)
-        yield StageProgress(**ident, stage="levels", done=0, total=1, message="Finding the levels")
+        yield StageProgress(
+            case_id, request_id, stage="levels", done=0, total=1, message="Finding the levels"
+        )
         if request.slices is not None:
             findings = self._given_findings(vol, request.slices)
         else:
             findings = self.level_finder.find(vol, cancel=cancel)
-        yield LevelsFound(**ident, findings=findings)
+        yield LevelsFound(case_id, request_id, findings=findings)
 
         results: list[LevelResult] = []
         _, dy, dx = vol.spacing
-        inside = [f for f in findings if f.inside]
-        scored = self.score_slices([vol.axial(int(f.slice_index)) for f in inside], (dy, dx), cancel)
+        inside = [f for f in findings if f.slice_index is not None]
+        slices = [vol.axial(f.slice_index) for f in inside if f.slice_index is not None]
+        scored = self.score_slices(slices, (dy, dx), cancel)
         by_level = {f.level: s for f, s in zip(inside, scored)}
         for i, finding in enumerate(findings):
             if finding.level in by_level:
@@ -208,8 +211,10 @@ class CascadeRunner:
             else:
                 result = LevelResult(finding.level, finding, None, None)
             results.append(result)
-            yield LevelScored(**ident, result=result)
-            yield StageProgress(**ident, stage="scores", done=i + 1, total=len(findings), message="Scoring")
+            yield LevelScored(case_id, request_id, result=result)
+            yield StageProgress(
+                case_id, request_id, stage="scores", done=i + 1, total=len(findings), message="Scoring"
+            )
         cascade = CascadeResult(
             case_id=request.case_id,
             request_id=request.request_id,
@@ -233,7 +238,7 @@ class CascadeRunner:
                 if isinstance(event, HeatmapReady):
                     heatmaps.append(event.heatmap)
                 yield event
-        yield CascadeDone(**ident, result=cascade, heatmaps=tuple(heatmaps))
+        yield CascadeDone(case_id, request_id, result=cascade, heatmaps=tuple(heatmaps))
 
     @staticmethod
     def _given_findings(vol: CTVolume, slices: Mapping[Level, int]) -> tuple[LevelFinding, ...]:
@@ -277,7 +282,7 @@ class CascadeRunner:
         cancel: CancelToken | None,
         batch_size: int | None,
     ) -> Iterator[CascadeEvent]:
-        ident = {"case_id": request.case_id, "request_id": request.request_id}
+        case_id, request_id = request.case_id, request.request_id
         if self.bundle.texture_hu is None:
             raise InferenceError(
                 "This model bundle has no healthy-texture patch, so it cannot draw heat maps."
@@ -307,11 +312,17 @@ class CascadeRunner:
             batch_size=batch_size,
         )
         yield StageProgress(
-            **ident, stage="heatmap", done=0, total=job.total, message="Heat map", level=level
+            case_id, request_id, stage="heatmap", done=0, total=job.total, message="Heat map", level=level
         )
         for p in job.steps(cancel):
             yield StageProgress(
-                **ident, stage="heatmap", done=p.done, total=p.total, message="Heat map", level=level
+                case_id,
+                request_id,
+                stage="heatmap",
+                done=p.done,
+                total=p.total,
+                message="Heat map",
+                level=level,
             )
         arrays = job.result()
         values = arrays.values[self._order]
@@ -335,7 +346,7 @@ class CascadeRunner:
             positions=arrays.positions_evaluated,
             seconds=time.perf_counter() - t0,
         )
-        yield HeatmapReady(**ident, heatmap=heat)
+        yield HeatmapReady(case_id, request_id, heatmap=heat)
 
 
 def _resize(a: np.ndarray, shape: int | Sequence[int], mode: str) -> np.ndarray:

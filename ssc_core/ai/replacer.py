@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +54,7 @@ def _require(cond: bool, why: str) -> None:
         raise _Unsupported(why)
 
 
-def _check_patchify(conv: nn.Module) -> int:
+def _check_patchify(conv: Any) -> int:
     """Stride of a non-overlapping, unpadded conv (kernel == stride), or raise _Unsupported."""
     _require(type(conv) is nn.Conv2d, "not a plain Conv2d")
     k, s, p, d = conv.kernel_size, conv.stride, conv.padding, conv.dilation
@@ -61,7 +62,7 @@ def _check_patchify(conv: nn.Module) -> int:
     return int(s[0])
 
 
-def _per_pixel_norm(module: nn.Module) -> None:
+def _per_pixel_norm(module: Any) -> None:
     from timm.layers import LayerNorm, LayerNorm2d
 
     _require(
@@ -83,7 +84,7 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
 class _Down:
     """Stage downsample (per-pixel LayerNorm, then a stride x stride patchify conv) and its input."""
 
-    module: nn.Module
+    module: Any
     stride: int
     cache: torch.Tensor  # input (H, W, C) of the original slice
 
@@ -95,7 +96,7 @@ class _Down:
 class _Block:
     """A ConvNeXt block and its input, zero-padded by the depthwise conv's reach."""
 
-    module: nn.Module
+    module: Any
     margin: int
     cache: torch.Tensor  # input (H + 2m, W + 2m, C), zero-padded like the depthwise conv
 
@@ -107,7 +108,7 @@ class _Block:
         return _nhwc(_block_valid(self.module, _nchw(x), self.margin))
 
 
-def _block_valid(block: nn.Module, x: torch.Tensor, margin: int) -> torch.Tensor:
+def _block_valid(block: Any, x: torch.Tensor, margin: int) -> torch.Tensor:
     """``ConvNeXtBlock.forward`` with the depthwise conv unpadded: the interior of a crop with context."""
     conv = block.conv_dw
     y = F.conv2d(x, conv.weight, conv.bias, 1, 0, conv.dilation, conv.groups)
@@ -120,7 +121,7 @@ def _block_valid(block: nn.Module, x: torch.Tensor, margin: int) -> torch.Tensor
     return y + (x[:, :, margin:-margin, margin:-margin] if margin else x)
 
 
-def _block_of(block: nn.Module, cache: torch.Tensor) -> _Block:
+def _block_of(block: Any, cache: torch.Tensor) -> _Block:
     from timm.models.convnext import ConvNeXtBlock
 
     _require(type(block) is ConvNeXtBlock, f"{type(block).__name__} is not a ConvNeXt V1 block")
@@ -128,7 +129,7 @@ def _block_of(block: nn.Module, cache: torch.Tensor) -> _Block:
     _require(type(conv) is nn.Conv2d and conv.stride == (1, 1) and conv.groups == conv.in_channels, "dwconv")
     k, d = conv.kernel_size, conv.dilation
     _require(k[0] == k[1] and d[0] == d[1] and k[0] % 2 == 1, "depthwise kernel")
-    margin = d[0] * (k[0] - 1) // 2
+    margin = int(d[0] * (k[0] - 1) // 2)
     _require(conv.padding == (margin, margin), "depthwise padding")
     _require(isinstance(block.shortcut, nn.Identity) and isinstance(block.drop_path, nn.Identity), "residual")
     mlp = block.mlp
@@ -199,7 +200,7 @@ class ConvNeXtReplacer:
         blur: int,
         shortcut: bool = True,
     ) -> None:
-        self.net = net
+        self.net: Any = net
         self.image = image
         self.mask = mask
         self.texture = texture
@@ -225,7 +226,7 @@ class ConvNeXtReplacer:
     def _prepare(self) -> None:
         from timm.models.convnext import ConvNeXt
 
-        net = self.net
+        net: Any = self.net
         _require(isinstance(net, ConvNeXt), "not a timm ConvNeXt")
         h, w = self.image.shape
         _require(h % 32 == 0 and w % 32 == 0, "image size not a multiple of 32")

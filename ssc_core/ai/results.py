@@ -101,9 +101,9 @@ class SliceScores:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SliceScores:
-        raw = [float(v) for v in obj["raw"]]
-        rounded = [int(v) for v in obj["rounded"]]
-        return cls(*raw, *rounded)
+        r_tot, r_gg, r_ret = (float(v) for v in obj["raw"])
+        tot, gg, ret = (int(v) for v in obj["rounded"])
+        return cls(r_tot, r_gg, r_ret, tot, gg, ret)
 
 
 @dataclass(frozen=True)

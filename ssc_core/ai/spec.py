@@ -380,7 +380,7 @@ def _parse(tp: Any, obj: object, where: str) -> Any:
                     f"(known: {', '.join(LEVEL_FINDER_ARCHITECTURES)})."
                 )
             kwargs["params"] = _parse(params_type, obj.get("params", {}), f"{where}.params")
-        return tp(**kwargs)
+        return tp(**kwargs)  # type: ignore[operator]
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(obj, list):

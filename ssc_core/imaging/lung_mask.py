@@ -147,8 +147,11 @@ def lung_mask(
     arr = np.asarray(slice_hu)
     if arr.ndim != 2:
         raise ValueError(f"a slice has two dimensions, got shape {arr.shape}")
-    dy, dx = (pixel_spacing_mm, pixel_spacing_mm) if np.isscalar(pixel_spacing_mm) else pixel_spacing_mm
-    return _masks_for_stack(arr[None], float(dy) * float(dx), _closing_px(min(dy, dx)), threshold_hu)[0]
+    if isinstance(pixel_spacing_mm, (int, float)):
+        dy = dx = float(pixel_spacing_mm)
+    else:
+        dy, dx = (float(v) for v in pixel_spacing_mm)
+    return _masks_for_stack(arr[None], dy * dx, _closing_px(min(dy, dx)), threshold_hu)[0]
 
 
 def lung_mask_volume(
@@ -180,16 +183,17 @@ def lung_mask_volume(
     # components as at full resolution unless two structures pass within 4 pixels, at a fraction of the
     # time and memory of labelling the full volume.
     f = _COARSE
-    ny, nx = -(-out.shape[1] // f) * f, -(-out.shape[2] // f) * f
+    h, w = hu.shape[1], hu.shape[2]
+    ny, nx = -(-h // f) * f, -(-w // f) * f
     padded = np.zeros((n, ny, nx), dtype=bool)
-    padded[:, : out.shape[1], : out.shape[2]] = out
+    padded[:, :h, :w] = out
     coarse = padded.reshape(n, ny // f, f, nx // f, f).any(axis=(2, 4))
     labels, count = ndimage.label(coarse)  # 6-connected in 3-D
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
     keep = sizes >= LUNG_MASK_MIN_3D_RATIO * sizes.max()
     keep[0] = False
-    kept = keep[labels].repeat(f, axis=1).repeat(f, axis=2)[:, : out.shape[1], : out.shape[2]]
+    kept = keep[labels].repeat(f, axis=1).repeat(f, axis=2)[:, :h, :w]
     out &= kept
     return out
 

@@ -30,6 +30,10 @@ def scans(tmp_path_factory) -> dict[str, Path]:
     broken.write_text("ObjectType = Image\nNDims = 3\nthis is not a volume\n")
     out["broken"] = broken
     out["missing"] = folder / "does-not-exist"
+    # Lungs on every slice: wherever the untrained level finder lands, the level is scored.
+    out["all_lung"] = write_volume(
+        chest_volume(24, 128, seed=4, lung_top=0.0, lung_bottom=1.0), folder / "l.mha"
+    )
     out["dicom"] = folder / "dicom"
     write_dicom_series(chest_volume(20, 128, seed=3), out["dicom"])
     return out
@@ -98,18 +102,8 @@ def test_single_slices_are_scored_with_the_scorer_alone(scans, small_bundle_dir,
 def test_heat_maps_are_written_per_level(scans, small_bundle_dir, tmp_path):
     out = tmp_path / "r.xlsx"
     heat = tmp_path / "heat"
-    main(
-        [
-            "score",
-            str(scans["a"]),
-            "--bundle",
-            str(small_bundle_dir),
-            "--out",
-            str(out),
-            "--heatmaps",
-            str(heat),
-        ]
-    )
+    args = ["score", str(scans["all_lung"]), "--bundle", str(small_bundle_dir), "--out", str(out)]
+    main([*args, "--heatmaps", str(heat)])
     df = read(out)
     with_maps = df[df.heatmap_file.notna()]
     assert len(with_maps) == (df.status == "ok").sum() > 0
