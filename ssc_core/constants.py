@@ -119,6 +119,12 @@ class HUWindow:
 LUNG_WINDOW = HUWindow("Lung", 1500.0, -600.0)
 MEDIASTINUM_WINDOW = HUWindow("Mediastinum", 350.0, 40.0)
 WINDOW_PRESETS: tuple[HUWindow, ...] = (LUNG_WINDOW, MEDIASTINUM_WINDOW)
+#: Name of the reader's own window (set by right-drag or typed); it is not a fixed preset.
+CUSTOM_WINDOW_NAME = "Custom"
+#: Bounds of an interactively set window (HU): a width under 1 HU is meaningless, and levels beyond the
+#: plausible stored range show nothing.
+WINDOW_WIDTH_LIMITS = (1.0, 8000.0)
+WINDOW_LEVEL_LIMITS = (-2000.0, 4000.0)
 
 # Hounsfield reference values.
 AIR_HU = -1000
