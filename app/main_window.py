@@ -46,8 +46,9 @@ from ssc_core.constants import (
 )
 
 APP_TITLE = "SSc Scoring Workstation"
-#: Secondary displays (localizer lines, status bar) are refreshed at most once per this many ms.
-SECONDARY_REFRESH_MS = 16
+#: Secondary displays (localizer lines, HU readout) are refreshed at most once per this many ms while
+#: scrolling (30 Hz: smooth to the eye, and it leaves the frame budget to the slice itself).
+SECONDARY_REFRESH_MS = 33
 #: Screen pixels of right-drag per window step: the step grows with the width, as in PACS viewers.
 WL_PIXELS_PER_WIDTH = 300.0
 
@@ -135,12 +136,8 @@ class MainWindow(QMainWindow):
         self.hu_label = QLabel(self)
         self.hu_label.setObjectName("huLabel")
         self.hu_label.setMinimumWidth(150)
-        self.slice_label = QLabel(self)
-        self.slice_label.setObjectName("sliceLabel")
-        self.slice_label.setMinimumWidth(170)
         bar.addPermanentWidget(self.load_progress)
         bar.addPermanentWidget(self.hu_label)
-        bar.addPermanentWidget(self.slice_label)
         bar.addPermanentWidget(research_notice_label(self))
 
     def _action(
@@ -357,7 +354,6 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(APP_TITLE)
             for loc in (self.coronal, self.sagittal):
                 loc.set_volume(None)
-            self.slice_label.setText("")
             self.hu_label.setText("")
             return
         sv.set_message("")
@@ -397,7 +393,6 @@ class MainWindow(QMainWindow):
         k = c.slice_index
         for loc in (self.coronal, self.sagittal):
             loc.set_current_slice(k)
-        self.slice_label.setText(f"Slice {k + 1}/{c.n_slices}  z {c.world_z(k):.1f} mm")
         self._update_hu()
 
     def flush(self) -> None:

@@ -16,8 +16,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsView
 
-from app.widgets.overlay_items import ACCENT_COLOR, OverlayText, edge_letters, overlay_font
+from app.widgets.overlay_items import (
+    ACCENT_COLOR,
+    AnnotatedViewMixin,
+    AnnotationLayer,
+    edge_letters,
+    overlay_font,
+)
 from ssc_core.constants import LEVELS, HUWindow, Level
 from ssc_core.imaging.volume import CTVolume
 
@@ -95,7 +102,7 @@ class _LocalizerViewBox(pg.ViewBox):
         ev.accept()
 
 
-class LocalizerView(pg.GraphicsView):
+class LocalizerView(AnnotatedViewMixin, pg.GraphicsView):
     """One localizer. Signals: ``sigSlicePicked(k)`` (click/drag on the image), ``sigScroll(steps)``,
     ``sigLevelDragging(level, k)`` while a level line is dragged and ``sigLevelMoved(level, k)`` when
     it is dropped."""
@@ -110,9 +117,12 @@ class LocalizerView(pg.GraphicsView):
         self.plane = Plane(plane)
         self.setObjectName(f"{self.plane.value}Localizer")
         self.setMinimumSize(160, 160)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self.vb = _LocalizerViewBox()
         self.setCentralItem(self.vb)
         self.image = pg.ImageItem(axisOrder="row-major")
+        # The plane changes rarely, the current-slice line often: draw the image from a cached pixmap.
+        self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.vb.addItem(self.image)
         self._n = 0
         self._dz = 1.0
@@ -149,8 +159,9 @@ class LocalizerView(pg.GraphicsView):
             self._line_state[level] = None
 
         font = overlay_font(9.0, bold=True)
+        self.annotations = AnnotationLayer(self)
         self.letters = {
-            edge: OverlayText(anchor=anchor, color=ACCENT_COLOR, font=font, parent=self.vb)
+            edge: self.annotations.text(anchor=anchor, color=ACCENT_COLOR, font=font)
             for edge, anchor in (("left", (0, 0.5)), ("right", (1, 0.5)), ("top", (0.5, 0)))
         }
         self.vb.sigResized.connect(self._layout_letters)
@@ -261,7 +272,8 @@ class LocalizerView(pg.GraphicsView):
         self.sigLevelMoved.emit(level, k)
 
     def _layout_letters(self) -> None:
-        r = self.vb.boundingRect()
+        r = QRectF(self.viewport().rect())
         self.letters["left"].setPos(r.left() + 3, r.center().y())
         self.letters["right"].setPos(r.right() - 3, r.center().y())
         self.letters["top"].setPos(r.center().x(), r.top() + 3)
+        self.viewport().update()

@@ -1,25 +1,32 @@
 """Annotations drawn over images in screen space: corner text, orientation letters and a scale bar.
 
-These items are children of a ``pyqtgraph.ViewBox`` (not of its zoomed child group), so they keep their
-size and place on screen when the image is zoomed or panned, as on a PACS screen.
+They are not scene items: a view draws them all in one pass over its viewport
+(:meth:`AnnotationLayer.paint`, called from ``QGraphicsView.drawForeground``), each from a pixmap rendered
+once per distinct text. While scrolling, every frame repaints the whole image and everything over it;
+scene items would cost several Python calls each per frame (bounding rects, paint), where this costs one
+call and a few pixmap blits. They keep their size and place on screen when the image is zoomed or
+panned, as on a PACS screen.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QPixmap
 
 TEXT_COLOR = QColor(235, 235, 235)
 ACCENT_COLOR = QColor(255, 214, 102)
-SHADOW_COLOR = QColor(0, 0, 0, 220)
+SHADOW_COLOR = QColor(0, 0, 0, 230)
 
 #: Letters of the LPS axes, by (axis, sign): DICOM PS3.3 C.7.6.1.1.1 (patient orientation).
 _AXIS_LETTERS = {(0, 1): "L", (0, -1): "R", (1, 1): "P", (1, -1): "A", (2, 1): "S", (2, -1): "I"}
 _OPPOSITE = {"L": "R", "R": "L", "P": "A", "A": "P", "S": "I", "I": "S"}
+
+#: Rendered texts kept per view (scrolling a 600-slice scan renders 600 slice labels).
+_PIXMAP_CACHE_SIZE = 1024
 
 
 def orientation_letter(vector: np.ndarray) -> str:
@@ -44,77 +51,77 @@ def overlay_font(point_size: float = 10.0, *, bold: bool = False) -> QFont:
     return font
 
 
-class OverlayText(QGraphicsItem):
-    """Multi-line text with a dark shadow, anchored at a point (anchor (0,0) top-left .. (1,1) bottom-right).
-
-    Cheaper than ``pyqtgraph.TextItem`` for text that changes every frame (the slice number while
-    scrolling): no document layout, no transform bookkeeping.
-    """
+class Annotation:
+    """A piece of text pinned to a point of the viewport (``anchor`` (0, 0) top-left .. (1, 1)
+    bottom-right of the text block sits on that point)."""
 
     def __init__(
         self,
-        text: str = "",
+        layer: AnnotationLayer,
         *,
         anchor: tuple[float, float] = (0.0, 0.0),
         color: QColor = TEXT_COLOR,
         font: QFont | None = None,
         align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft,
-        parent: QGraphicsItem | None = None,
     ) -> None:
-        super().__init__(parent)
-        self._font = font or overlay_font()
-        self._metrics = QFontMetricsF(self._font)
-        self._color = color
-        self._anchor = anchor
-        self._align = align
-        self._lines: list[str] = []
-        self._rect = QRectF()
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.setText(text)
+        self._layer = layer
+        self.anchor = anchor
+        self.color = QColor(color)
+        self.font = font or overlay_font()
+        self.align = align
+        self.pos = QPointF()
+        self._text = ""
+        self._visible = True
+        self._pix: QPixmap | None = None
 
     def text(self) -> str:
-        return "\n".join(self._lines)
+        return self._text
 
     def setText(self, text: str) -> None:
-        lines = text.split("\n") if text else []
-        if lines == self._lines:
-            return
-        self.prepareGeometryChange()
-        self._lines = lines
-        width = max((self._metrics.horizontalAdvance(s) for s in lines), default=0.0)
-        height = self._metrics.lineSpacing() * len(lines)
-        ax, ay = self._anchor
-        self._rect = QRectF(-ax * width - 2, -ay * height - 2, width + 4, height + 4)
-        self.update()
+        if text != self._text:
+            old = self.rect()
+            self._text = text
+            self._pix = None
+            self._layer.changed(old.united(self.rect()))
 
     def setColor(self, color: QColor) -> None:
-        self._color = color
-        self.update()
+        self.color = QColor(color)
+        self._pix = None
+        self._layer.changed(self.rect())
 
-    def boundingRect(self) -> QRectF:
-        return self._rect
+    def setPos(self, x: float | QPointF, y: float | None = None) -> None:
+        self.pos = QPointF(x) if y is None else QPointF(float(x), float(y))
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        if not self._lines:
-            return
-        painter.setFont(self._font)
-        left = self._rect.left() + 2
-        width = self._rect.width() - 4
-        y = self._rect.top() + 2 + self._metrics.ascent()
-        step = self._metrics.lineSpacing()
-        for line in self._lines:
-            if self._align == Qt.AlignmentFlag.AlignRight:
-                x = left + width - self._metrics.horizontalAdvance(line)
-            elif self._align == Qt.AlignmentFlag.AlignHCenter:
-                x = left + (width - self._metrics.horizontalAdvance(line)) / 2
-            else:
-                x = left
-            painter.setPen(SHADOW_COLOR)
-            painter.drawText(QPointF(x + 1, y + 1), line)
-            painter.setPen(self._color)
-            painter.drawText(QPointF(x, y), line)
-            y += step
+    def setVisible(self, visible: bool) -> None:
+        if visible != self._visible:
+            self._visible = visible
+            self._layer.changed(self.rect())
+
+    def isVisible(self) -> bool:
+        return self._visible
+
+    def hide(self) -> None:
+        self.setVisible(False)
+
+    def show(self) -> None:
+        self.setVisible(True)
+
+    def pixmap(self) -> QPixmap | None:
+        if not self._text or not self._visible:
+            return None
+        if self._pix is None:
+            self._pix = self._layer.text_pixmap(self._text, self.font, self.color, self.align)
+        return self._pix
+
+    def rect(self) -> QRectF:
+        """Where it is drawn, in viewport pixels (empty when there is nothing to draw)."""
+        pix = self.pixmap()
+        if pix is None:
+            return QRectF()
+        ratio = pix.devicePixelRatio() or 1.0
+        w, h = pix.width() / ratio, pix.height() / ratio
+        ax, ay = self.anchor
+        return QRectF(self.pos.x() - ax * w, self.pos.y() - ay * h, w, h)
 
 
 #: Lengths (mm) a scale bar may take; the longest that fits the target share of the view is used.
@@ -132,21 +139,24 @@ def nice_bar_length(mm_per_px: float, max_px: float) -> float:
     return float(best)
 
 
-class ScaleBar(QGraphicsItem):
-    """A horizontal bar of a round length in mm with its label, anchored at its bottom-right corner."""
+class ScaleBar:
+    """A horizontal bar of a round length in mm with its label; ``pos`` is its bottom-right corner."""
 
-    def __init__(self, parent: QGraphicsItem | None = None) -> None:
-        super().__init__(parent)
-        self._font = overlay_font(9.0)
-        self._metrics = QFontMetricsF(self._font)
+    def __init__(self, layer: AnnotationLayer) -> None:
+        self._layer = layer
+        self.pos = QPointF()
+        self._label = Annotation(layer, anchor=(0.5, 1.0), font=overlay_font(9.0))
         self._length_mm = 0.0
         self._length_px = 0.0
-        self._rect = QRectF()
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._visible = True
 
     @property
     def length_mm(self) -> float:
         return self._length_mm
+
+    @property
+    def length_px(self) -> float:
+        return self._length_px
 
     @property
     def label(self) -> str:
@@ -157,35 +167,141 @@ class ScaleBar(QGraphicsItem):
         """Show the longest nice length that fits in ``max_px`` at ``mm_per_px``."""
         length = nice_bar_length(mm_per_px, max_px)
         px = length / mm_per_px if mm_per_px > 0 else 0.0
-        if (length, px) == (self._length_mm, self._length_px):
+        if (length, round(px, 1)) == (self._length_mm, round(self._length_px, 1)):
             return
-        self.prepareGeometryChange()
+        old = self.rect()
         self._length_mm, self._length_px = length, px
-        h = self._metrics.lineSpacing() + 8
-        self._rect = QRectF(-px - 4, -h - 2, px + 8, h + 4)
-        self.update()
+        self._label.setText(self.label)
+        self._place_label()
+        self._layer.changed(old.united(self.rect()))
 
-    def boundingRect(self) -> QRectF:
-        return self._rect
+    def _place_label(self) -> None:
+        self._label.setPos(self.pos.x() - self._length_px / 2, self.pos.y() - 9)
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        if self._length_px <= 0:
+    def setPos(self, x: float, y: float) -> None:
+        self.pos = QPointF(float(x), float(y))
+        self._place_label()
+
+    def setVisible(self, visible: bool) -> None:
+        self._visible = visible
+        self._label.setVisible(visible)
+
+    def isVisible(self) -> bool:
+        return self._visible
+
+    def hide(self) -> None:
+        self.setVisible(False)
+
+    def show(self) -> None:
+        self.setVisible(True)
+
+    def rect(self) -> QRectF:
+        if not self._visible or self._length_px <= 0:
+            return QRectF()
+        bar = QRectF(self.pos.x() - self._length_px - 2, self.pos.y() - 12, self._length_px + 5, 14)
+        return bar.united(self._label.rect())
+
+    def paint(self, painter: QPainter) -> None:
+        if not self._visible or self._length_px <= 0:
             return
-        px = self._length_px
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        for color, off in ((SHADOW_COLOR, 1), (TEXT_COLOR, 0)):
-            pen = QPen(color, 2)
-            painter.setPen(pen)
-            y = -3 + off
-            painter.drawLine(QPointF(-px + off, y), QPointF(off, y))
-            painter.drawLine(QPointF(-px + off, y), QPointF(-px + off, y - 6))
-            painter.drawLine(QPointF(off, y), QPointF(off, y - 6))
-            painter.drawLine(QPointF(-px / 2 + off, y), QPointF(-px / 2 + off, y - 3))
-        painter.setFont(self._font)
-        text = self.label
-        tw = self._metrics.horizontalAdvance(text)
-        base = QPointF(-px / 2 - tw / 2, -10 - self._metrics.descent())
-        painter.setPen(SHADOW_COLOR)
-        painter.drawText(base + QPointF(1, 1), text)
-        painter.setPen(TEXT_COLOR)
-        painter.drawText(base, text)
+        x1, y = self.pos.x(), self.pos.y() - 3
+        x0 = x1 - self._length_px
+        for color, off in ((SHADOW_COLOR, 1.0), (TEXT_COLOR, 0.0)):
+            painter.setPen(QPen(color, 2))
+            painter.drawLine(QPointF(x0 + off, y + off), QPointF(x1 + off, y + off))
+            painter.drawLine(QPointF(x0 + off, y + off), QPointF(x0 + off, y - 6 + off))
+            painter.drawLine(QPointF(x1 + off, y + off), QPointF(x1 + off, y - 6 + off))
+            painter.drawLine(QPointF((x0 + x1) / 2 + off, y + off), QPointF((x0 + x1) / 2 + off, y - 3 + off))
+
+
+class AnnotationLayer:
+    """The annotations of one view and their pixmap cache; the view calls :meth:`paint` and
+    repaints the region :meth:`changed` reports."""
+
+    def __init__(self, view) -> None:
+        self._view = view
+        self.items: list[Annotation] = []
+        self.bars: list[ScaleBar] = []
+        self._cache: OrderedDict[tuple, QPixmap] = OrderedDict()
+
+    def text(self, **kwargs) -> Annotation:
+        item = Annotation(self, **kwargs)
+        self.items.append(item)
+        return item
+
+    def scale_bar(self) -> ScaleBar:
+        bar = ScaleBar(self)
+        self.bars.append(bar)
+        self.items.append(bar._label)
+        return bar
+
+    def changed(self, rect: QRectF) -> None:
+        # Through the scene, not ``viewport().update(rect)``: the view then merges it with the image's own
+        # update into one rectangle (BoundingRectViewportUpdate). A region of two rectangles makes Qt draw
+        # the image through a complex clip, which costs a third more per frame.
+        if not rect.isEmpty():
+            view = self._view
+            view.scene().update(view.mapToScene(rect.adjusted(-2, -2, 2, 2).toAlignedRect()).boundingRect())
+
+    def text_pixmap(self, text: str, font: QFont, color: QColor, align: Qt.AlignmentFlag) -> QPixmap:
+        key = (text, font.key(), color.rgba(), int(align.value) if hasattr(align, "value") else int(align))
+        pix = self._cache.get(key)
+        if pix is not None:
+            self._cache.move_to_end(key)
+            return pix
+        pix = _render_text(text, font, color, align, self._view.devicePixelRatioF())
+        self._cache[key] = pix
+        if len(self._cache) > _PIXMAP_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return pix
+
+    def paint(self, painter: QPainter) -> None:
+        """Draw every visible annotation; ``painter`` is in viewport pixel coordinates."""
+        for item in self.items:
+            pix = item.pixmap()
+            if pix is not None:
+                painter.drawPixmap(item.rect().topLeft(), pix)
+        for bar in self.bars:
+            bar.paint(painter)
+
+
+def _render_text(text: str, font: QFont, color: QColor, align: Qt.AlignmentFlag, dpr: float) -> QPixmap:
+    """Text with a one-pixel dark shadow on a transparent pixmap."""
+    metrics = QFontMetricsF(font)
+    lines = text.split("\n")
+    width = max(metrics.horizontalAdvance(s) for s in lines)
+    step = metrics.lineSpacing()
+    w, h = math.ceil(width) + 3, math.ceil(step * len(lines)) + 3
+    pix = QPixmap(QRect(0, 0, w, h).size() * dpr)
+    pix.setDevicePixelRatio(dpr)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setFont(font)
+    y = 1 + metrics.ascent()
+    for line in lines:
+        lw = metrics.horizontalAdvance(line)
+        if align == Qt.AlignmentFlag.AlignRight:
+            x = 1 + width - lw
+        elif align == Qt.AlignmentFlag.AlignHCenter:
+            x = 1 + (width - lw) / 2
+        else:
+            x = 1.0
+        p.setPen(SHADOW_COLOR)
+        p.drawText(QPointF(x + 1, y + 1), line)
+        p.setPen(color)
+        p.drawText(QPointF(x, y), line)
+        y += step
+    p.end()
+    return pix
+
+
+class AnnotatedViewMixin:
+    """For a ``pyqtgraph.GraphicsView``: draws ``self.annotations`` over the scene, in viewport pixels."""
+
+    annotations: AnnotationLayer
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.save()
+        painter.resetTransform()
+        self.annotations.paint(painter)
+        painter.restore()
