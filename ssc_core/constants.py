@@ -158,3 +158,29 @@ DEFAULT_WASHOUT_DAYS = 42  # six weeks between a reader's repeat sessions (the p
 
 #: File suffix of a study file.
 STUDY_SUFFIX = ".sscstudy"
+
+# --- CT loading (ssc_core/imaging/loader.py; the policy is documented in docs/architecture.md) ---------
+
+#: A gap between neighbouring slices larger than this multiple of the median spacing means missing slices.
+MISSING_SLICE_GAP_FACTOR = 1.5
+#: A spacing smaller than this multiple of the median (and not a duplicate) means slices overlap irregularly.
+OVERLAP_SPACING_FACTOR = 0.5
+#: Two slices closer than this multiple of the median spacing share one position (duplicates; one is kept).
+DUPLICATE_POSITION_FACTOR = 0.02
+#: Spacings outside (1 +- this) x median, but inside the refusal bounds, load with a warning.
+IRREGULAR_SPACING_TOLERANCE = 0.2
+#: A slice normal (or volume axis) within this angle of a patient axis counts as lying along that axis.
+ORIENTATION_TOLERANCE_DEG = 1.0
+#: Sideways drift of the slice stack below this many pixels (over the whole stack) is ignored.
+GEOMETRY_TOLERANCE_PIXELS = 0.5
+#: Gantry tilts up to this angle are corrected by resampling onto axial planes; larger ones are refused.
+MAX_CORRECTED_GANTRY_TILT_DEG = 20.0
+#: Largest rows or columns of a CT slice accepted (anything larger is refused before allocation).
+MAX_MATRIX_SIZE = 4096
+#: Largest number of frames in one multi-frame file, and of slices in one series.
+MAX_SLICES = 10_000
+#: Largest HU volume (bytes, int16) a loader allocates.
+MAX_VOLUME_BYTES = 4 * 1024**3
+#: A CT always contains air (lungs, trachea, around the body): without a voxel at or below this the pixel
+#: values are not Hounsfield units (typically a missing rescale intercept) and the scan is refused.
+PLAUSIBLE_AIR_HU = -500

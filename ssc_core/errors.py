@@ -106,6 +106,12 @@ class SeriesNotFound(LoadError):
     """The chosen series is not in the folder."""
 
 
+class UnsupportedMultiFrame(LoadError):
+    """A multi-frame file whose frames cannot be placed in space (no per-frame positions, concatenations)."""
+
+    hint = "Export the series as single-frame CT images (one file per slice) from the scanner or PACS."
+
+
 # --- scoring and study ---------------------------------------------------------------------------------
 
 

@@ -66,6 +66,7 @@ def ct_slice_dataset(
     image_type: Sequence[str] = ("ORIGINAL", "PRIMARY", "AXIAL"),
     transfer_syntax: str = ExplicitVRLittleEndian,
     extra: dict[str, object] | None = None,
+    bits_allocated: int = 16,
 ) -> Dataset:
     """One uncompressed CT Image Storage dataset holding ``stored`` (rows x columns stored values).
 
@@ -73,10 +74,14 @@ def ct_slice_dataset(
     is ImageOrientationPatient (row direction cosines, then column direction cosines) and ``position`` the
     ImagePositionPatient of the first transmitted pixel, both in LPS mm. ``extra`` sets further attributes
     by keyword (e.g. ``{"PixelPaddingValue": -2000}``). Compress the result with ``ds.compress(uid)``.
+    ``bits_allocated`` 8 stores one byte per pixel (as JPEG baseline data need).
     """
     if stored.ndim != 2:
         raise ValueError(f"a slice is 2-D, got shape {stored.shape}")
-    dtype = np.int16 if pixel_representation == 1 else np.uint16
+    if bits_allocated not in (8, 16):
+        raise ValueError("bits_allocated must be 8 or 16")
+    signed = pixel_representation == 1
+    dtype = (np.int16 if signed else np.uint16) if bits_allocated == 16 else (np.int8 if signed else np.uint8)
     pixels = np.ascontiguousarray(stored, dtype=dtype)
     sop_uid = sop_instance_uid or generate_uid()
 
@@ -124,9 +129,9 @@ def ct_slice_dataset(
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = (int(n) for n in pixels.shape)
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
+    ds.BitsAllocated = bits_allocated
+    ds.BitsStored = bits_allocated
+    ds.HighBit = bits_allocated - 1
     ds.PixelRepresentation = int(pixel_representation)
     ds.RescaleSlope = f"{float(rescale_slope):.6g}"
     ds.RescaleIntercept = f"{float(rescale_intercept):.6g}"
@@ -195,3 +200,108 @@ def write_dicom_series(
         paths.append(path)
         report(progress, k + 1, n, "Writing DICOM")
     return paths
+
+
+def enhanced_ct_dataset(
+    frames: np.ndarray,
+    *,
+    positions: Sequence[Sequence[float]] | None,
+    orientation: Sequence[float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+    pixel_spacing: Sequence[float] = (0.7, 0.7),
+    slice_thickness: float = 1.0,
+    rescale_intercepts: Sequence[float] | float = -1024.0,
+    uids: SeriesUIDs,
+    series_description: str = "",
+    kernel: str = "",
+    patient_pseudonym: str = "ANONYMOUS",
+    frame_types: Sequence[str] | None = None,
+) -> Dataset:
+    """One Enhanced CT Image Storage dataset holding ``frames`` (n, rows, columns) of int16 stored values.
+
+    Frame ``i`` lies at ``positions[i]`` (PlanePositionSequence per frame; ``None`` leaves the positions
+    out, which readers must refuse). Orientation, pixel measures and (when a single value is given) the
+    rescale are shared functional groups; a sequence of intercepts is written per frame. ``frame_types``
+    sets each frame's FrameType value 3 (e.g. "LOCALIZER"), default "AXIAL".
+    """
+    from pydicom.sequence import Sequence as DicomSequence
+
+    if frames.ndim != 3:
+        raise ValueError(f"frames are 3-D (n, rows, columns), got shape {frames.shape}")
+    n = frames.shape[0]
+    sop_uid = generate_uid()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.2.1")
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+
+    def item(**values: object) -> Dataset:
+        d = Dataset()
+        for keyword, value in values.items():
+            setattr(d, keyword, value)
+        return d
+
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = sop_uid
+    ds.StudyInstanceUID = uids.study
+    ds.SeriesInstanceUID = uids.series
+    ds.FrameOfReferenceUID = uids.frame_of_reference
+    ds.Modality = "CT"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+    ds.PatientName = patient_pseudonym
+    ds.PatientID = patient_pseudonym
+    ds.PatientBirthDate = ""
+    ds.PatientIdentityRemoved = "YES"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.SeriesDescription = series_description
+    ds.Manufacturer = "SSc Scoring Workstation"
+    ds.ContentQualification = "RESEARCH"
+    ds.NumberOfFrames = n
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = (int(v) for v in frames.shape[1:])
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    shared = item(
+        PixelMeasuresSequence=DicomSequence(
+            [
+                item(
+                    PixelSpacing=[f"{float(v):.6g}" for v in pixel_spacing],
+                    SliceThickness=f"{float(slice_thickness):.6g}",
+                )
+            ]
+        ),
+        PlaneOrientationSequence=DicomSequence(
+            [item(ImageOrientationPatient=[f"{float(v):.6g}" for v in orientation])]
+        ),
+    )
+    if kernel:
+        shared.CTReconstructionSequence = DicomSequence([item(ConvolutionKernel=kernel)])
+    per_frame_rescale = not isinstance(rescale_intercepts, (int, float))
+    if not per_frame_rescale:
+        shared.PixelValueTransformationSequence = DicomSequence(
+            [item(RescaleIntercept=f"{float(rescale_intercepts):.6g}", RescaleSlope="1", RescaleType="HU")]
+        )
+    ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    per_frame = []
+    for i in range(n):
+        fg = item(FrameContentSequence=DicomSequence([item(InStackPositionNumber=i + 1)]))
+        if positions is not None:
+            fg.PlanePositionSequence = DicomSequence(
+                [item(ImagePositionPatient=[f"{float(v):.6g}" for v in positions[i]])]
+            )
+        if per_frame_rescale:
+            intercept = float(rescale_intercepts[i])  # type: ignore[index]
+            fg.PixelValueTransformationSequence = DicomSequence(
+                [item(RescaleIntercept=f"{intercept:.6g}", RescaleSlope="1", RescaleType="HU")]
+            )
+        frame_type = frame_types[i] if frame_types is not None else "AXIAL"
+        fg.CTImageFrameTypeSequence = DicomSequence(
+            [item(FrameType=["ORIGINAL", "PRIMARY", frame_type, "NONE"])]
+        )
+        per_frame.append(fg)
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    ds.PixelData = np.ascontiguousarray(frames, dtype=np.int16).tobytes()
+    return ds
