@@ -364,9 +364,9 @@ class ViewerController(QObject):
         if not result.ok:
             self._finish_failed(result)
             return
+        self._task = None  # discovery is done; what follows is not a cancellation of it
         candidates = list(result.value or [])
         if len(candidates) > 1:
-            self._task = None
             self.loadFinished.emit()
             self.seriesChoiceRequested.emit(path, candidates)
             return

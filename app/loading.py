@@ -8,24 +8,12 @@ pydicom are imported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ssc_core.imaging.candidate import SlicePreview
 from ssc_core.imaging.volume import CTVolume, LoadedScan
 from ssc_core.progress import CancelToken, ProgressCallback
-
-
-@dataclass(frozen=True)
-class SlicePreview:
-    """An early slice of a scan that is still loading (the core's ``SlicePreview`` has the same fields)."""
-
-    hu: np.ndarray  # int16 (y, x)
-    pixel_spacing: tuple[float, float]  # (dy, dx) mm
-    index: int = 0
-    n_slices: int = 0
 
 
 def discover_series(
@@ -48,15 +36,18 @@ def load_volume(
     cancel: CancelToken | None = None,
     partial: Callable[[SlicePreview], None] | None = None,
 ) -> LoadedScan:
-    """Load one series (``ssc_core.imaging.loader.load_scan``), publishing the first slice early."""
+    """Load one series (``ssc_core.imaging.loader.load_scan``), publishing the first slice early.
+
+    The loader hands over previews of every slice as it completes (the middle one first); only the first
+    is forwarded, as ``partial(preview)``: it is what the reader sees while the rest loads.
+    """
     from ssc_core.imaging import loader
 
     on_slice = None
     if partial is not None:
         sent = False
 
-        def on_slice(preview: Any) -> None:
-            # Only the first slice is forwarded: it is what the reader sees while the rest loads.
+        def on_slice(preview: SlicePreview) -> None:
             nonlocal sent
             if not sent:
                 sent = True
@@ -72,6 +63,9 @@ def volume_of(result: LoadedScan | CTVolume) -> CTVolume:
 
 def candidate_key(candidate: Any) -> str | None:
     return getattr(candidate, "key", None)
+
+
+__all__ = ["SlicePreview", "candidate_key", "discover_series", "load_volume", "scan_label", "volume_of"]
 
 
 def scan_label(volume: CTVolume | None) -> str:

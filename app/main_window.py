@@ -115,7 +115,8 @@ class MainWindow(QMainWindow):
     # --- construction --------------------------------------------------------------------------------------
 
     def _build_docks(self) -> None:
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        # Stacked: chest scans are wider than they are long, so each localizer gets the dock's width.
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("localizerSplitter")
         splitter.addWidget(self.coronal)
         splitter.addWidget(self.sagittal)
@@ -128,8 +129,8 @@ class MainWindow(QMainWindow):
         area = Qt.DockWidgetArea.RightDockWidgetArea
         self.addDockWidget(area, self.localizer_dock)
         self.addDockWidget(area, self.level_dock)
-        self.resizeDocks([self.localizer_dock], [560], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.localizer_dock, self.level_dock], [560, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.localizer_dock], [520], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.localizer_dock, self.level_dock], [600, 240], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -231,7 +232,7 @@ class MainWindow(QMainWindow):
         c.loadStarted.connect(self._on_load_started)
         c.loadProgress.connect(self.load_progress.update_progress)
         c.loadPreview.connect(self._on_load_preview)
-        c.loadFinished.connect(self.load_progress.stop)
+        c.loadFinished.connect(self._on_load_finished)
         c.loadCancelled.connect(self._on_load_cancelled)
         c.loadFailed.connect(self._on_load_failed)
         c.seriesChoiceRequested.connect(self._on_series_choice)
@@ -326,6 +327,19 @@ class MainWindow(QMainWindow):
             self._preview_shown = False
             self._on_volume_changed(self.controller.volume)
 
+    def _on_load_finished(self) -> None:
+        self.load_progress.stop()
+        volume = self.controller.volume
+        if volume is not None and not self.controller.loading:
+            dz, dy, dx = volume.spacing
+            self.statusBar().showMessage(
+                f"Opened {self.controller.label}: {volume.n_slices} slices, {dz:.2f} mm apart, "
+                f"pixels {dx:.3f} mm.",
+                8000,
+            )
+        else:
+            self.statusBar().clearMessage()
+
     def _on_load_cancelled(self) -> None:
         self.load_progress.stop()
         self._restore_after_preview()
@@ -359,6 +373,7 @@ class MainWindow(QMainWindow):
         sv.set_message("")
         sv.set_geometry(volume.shape[1:], volume.spacing[1:], volume.direction)
         sv.set_window(c.window)
+        self._show_window_text(c.window)
         sv.text_top_left.setText(c.label)
         self.setWindowTitle(f"{c.label} — {APP_TITLE}")
         for loc in (self.coronal, self.sagittal):
@@ -414,10 +429,14 @@ class MainWindow(QMainWindow):
         self.slice_view.set_window(window)
         for loc in (self.coronal, self.sagittal):
             loc.set_window(window)
-        self.slice_view.text_bottom_left.setText(f"W {window.width:.0f}  L {window.level:.0f}\n{window.name}")
+        if self.controller.volume is not None:
+            self._show_window_text(window)
         self.window_controls.show_window(window)
         if window.name == CUSTOM_WINDOW_NAME:
             self.settings.set_custom_window(window)
+
+    def _show_window_text(self, window: HUWindow) -> None:
+        self.slice_view.text_bottom_left.setText(f"W {window.width:.0f}  L {window.level:.0f}\n{window.name}")
 
     def _on_window_drag(self, dx: float, dy: float) -> None:
         # The step per pixel grows with the width (fine control at narrow windows, fast at wide ones).

@@ -182,3 +182,9 @@ def test_double_click_centres_the_localizers(opened, chest):
     assert opened.coronal.position == 60
     assert opened.sagittal.position == 20
     np.testing.assert_array_equal(opened.coronal.image.image, chest.hu[:, 60, :])
+
+
+def test_window_is_shown_on_the_image(opened):
+    assert opened.slice_view.text_bottom_left.text() == "W 1500  L -600\nLung"
+    opened.controller.adjust_window(100, 0)
+    assert opened.slice_view.text_bottom_left.text() == "W 1600  L -600\nCustom"
