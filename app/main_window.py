@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
         self.load_progress.stop()
         volume = self.controller.volume
         if volume is not None and not self.controller.loading:
-            dz, dy, dx = volume.spacing
+            dz, _dy, dx = volume.spacing
             self.statusBar().showMessage(
                 f"Opened {self.controller.label}: {volume.n_slices} slices, {dz:.2f} mm apart, "
                 f"pixels {dx:.3f} mm.",
