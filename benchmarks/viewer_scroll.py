@@ -220,8 +220,12 @@ def bench_scroll(n_slices: int, rounds: int) -> dict:
     }
 
 
-def _memory_child(n_slices: int, source: str) -> dict:
-    """Runs in a fresh process: open the scan as the workstation does, scroll, report peak RSS."""
+def _memory_child(n_slices: int, scan: str | None) -> dict:
+    """Runs in a fresh process: open the scan as the workstation does, scroll, report peak RSS.
+
+    ``scan`` is an MHA file written beforehand by the parent (so that writing it does not count here),
+    or None to open an in-memory volume when the core has no loader.
+    """
     import psutil
     from PySide6.QtWidgets import QApplication
 
@@ -229,34 +233,30 @@ def _memory_child(n_slices: int, source: str) -> dict:
     from ssc_core.constants import LEVELS
 
     app = QApplication.instance() or QApplication([])
-    baseline_rss = psutil.Process().memory_info().rss
+    process = psutil.Process()
+    baseline_rss = process.memory_info().rss
     with tempfile.TemporaryDirectory() as tmp:
         win = MainWindow(isolated_settings(str(Path(tmp) / "settings.ini")), restore_layout=False)
         win.show()
         app.processEvents()
         c = win.controller
-        loaded_from = "array"
-        if source == "mha":
-            path = Path(tmp) / "scan.mha"
-            _write_mha(synthetic_volume(n_slices), path)  # the writer's copy is freed before loading
-            rss_before_load = psutil.Process().memory_info().rss
-            done = []
+        rss_before_load = process.memory_info().rss
+        t0 = time.perf_counter()
+        if scan is not None:
+            done: list[object] = []
             c.volumeChanged.connect(done.append)
-            c.loadFailed.connect(lambda e: done.append(e))
-            c.open_path(path)
-            t0 = time.perf_counter()
+            c.loadFailed.connect(done.append)
+            c.open_path(scan)
             while not done:
                 app.processEvents()
                 time.sleep(0.005)
             if isinstance(done[0], BaseException):
                 raise done[0]
-            load_s = time.perf_counter() - t0
-            loaded_from = "mha via ssc_core.imaging.loader"
+            source = "mha via ssc_core.imaging.loader"
         else:
-            rss_before_load = psutil.Process().memory_info().rss
-            t0 = time.perf_counter()
             c.open_volume(synthetic_volume(n_slices))
-            load_s = time.perf_counter() - t0
+            source = "in-memory volume"
+        load_s = time.perf_counter() - t0
         assert c.volume is not None
         assert c.volume.shape == (n_slices, 512, 512)
         for i, level in enumerate(LEVELS):
@@ -267,25 +267,19 @@ def _memory_child(n_slices: int, source: str) -> dict:
             c.set_slice(k)
             win.slice_view.repaint()
             app.processEvents()
-        rss_now = psutil.Process().memory_info().rss
+        rss_now = process.memory_info().rss
         win.close()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "n_slices": n_slices,
         "volume_mb": n_slices * 512 * 512 * 2 / 1e6,
-        "source": loaded_from,
+        "source": source,
         "load_s": load_s,
         "rss_start_mb": baseline_rss / 1e6,
-        "rss_before_load_mb": rss_before_load / 1e6,
+        "rss_window_open_mb": rss_before_load / 1e6,
         "rss_after_scroll_mb": rss_now / 1e6,
         "peak_rss_gb": peak_kb * 1024 / 1e9,
     }
-
-
-def _write_mha(volume, path: Path) -> None:
-    from ssc_core.imaging.volume_writer import write_volume
-
-    write_volume(volume, path)
 
 
 def _loader_available() -> bool:
@@ -297,15 +291,21 @@ def _loader_available() -> bool:
 
 
 def bench_memory(n_slices: int) -> dict:
-    source = "mha" if _loader_available() else "array"
-    code = (
-        "import json, sys; from benchmarks.viewer_scroll import _memory_child; "
-        f"print('RESULT ' + json.dumps(_memory_child({n_slices}, {source!r})))"
-    )
-    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=False
-    )
+    """Peak RSS of a fresh workstation process that opens an ``n_slices`` x 512 x 512 scan."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scan = None
+        if _loader_available():
+            from ssc_core.imaging.volume_writer import write_volume
+
+            scan = str(write_volume(synthetic_volume(n_slices), Path(tmp) / "scan.mha", compress=False))
+        code = (
+            "import json; from benchmarks.viewer_scroll import _memory_child; "
+            f"print('RESULT ' + json.dumps(_memory_child({n_slices}, {scan!r})))"
+        )
+        env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=False
+        )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])

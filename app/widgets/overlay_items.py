@@ -160,8 +160,7 @@ class ScaleBar:
 
     @property
     def label(self) -> str:
-        length = self._length_mm
-        return f"{length / 10:g} cm" if length >= 10 else f"{length:g} mm"
+        return f"{self._length_mm:g} mm"
 
     def set_scale(self, mm_per_px: float, max_px: float) -> None:
         """Show the longest nice length that fits in ``max_px`` at ``mm_per_px``."""
