@@ -396,6 +396,14 @@ class ViewerController(QObject):
         else:
             self.loadFailed.emit(result.error)
 
+    def notify_load_failed(self, error: BaseException) -> None:
+        """Report a failure of work that prepares a load (e.g. generating the demo) like a load error."""
+        self.loadFailed.emit(error)
+
+    def notify_load_cancelled(self) -> None:
+        self.loadCancelled.emit()
+        self.message.emit("Cancelled.")
+
     def shutdown(self) -> None:
         """Stop background work (the window is closing)."""
         self._task = None

@@ -196,3 +196,8 @@ CONSENSUS_DISAGREEMENT_POINTS = 10
 CONSENSUS_DISAGREEMENT_MM = 10.0
 #: Longest time one timing report may add to a case or level (s); longer is a stuck clock, not reading.
 MAX_TIME_INCREMENT_S = 4 * 3600.0
+
+# Demo content: a small synthetic phantom cohort generated on first use into the user data directory.
+DEMO_COHORT_PATIENTS = 3
+DEMO_COHORT_SEED = 2024
+DEMO_SLICE_SPACING_MM = 2.5

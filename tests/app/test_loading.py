@@ -180,3 +180,27 @@ def test_no_patient_identifier_reaches_the_window(qtbot, window, tmp_path):
     )
     assert "DOE" not in shown.upper()
     assert "123456" not in shown
+
+
+def test_closing_the_window_during_a_load_stops_it(qtbot, settings, chest, tmp_path):
+    write_dicom_series(chest, tmp_path / "series")
+    reached = threading.Event()
+
+    def gated_load(path, *, progress=None, cancel=None, **kwargs):
+        def gate(p):
+            progress(p)
+            if p.total and p.done >= 3 and not reached.is_set():
+                reached.set()
+                cancel._event.wait(10)
+
+        return loading.load_volume(path, progress=gate, cancel=cancel, **kwargs)
+
+    controller = ViewerController(load=gated_load)
+    win = MainWindow(settings, controller, restore_layout=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.open_path(tmp_path / "series")
+    qtbot.waitUntil(reached.is_set, timeout=LOAD_TIMEOUT_MS)
+    assert win.close()
+    assert controller.runner.active_count == 0  # the worker was cancelled and joined
+    assert controller.volume is None
