@@ -169,6 +169,10 @@ class ViewerController(QObject):
     def custom_window(self) -> HUWindow:
         return self._custom_window
 
+    def set_custom_window(self, window: HUWindow) -> None:
+        """Remember ``window`` as the custom one (F4) without switching to it (restored settings)."""
+        self._custom_window = HUWindow(CUSTOM_WINDOW_NAME, window.width, window.level)
+
     def set_window(self, window: HUWindow) -> None:
         w = float(np.clip(window.width, *WINDOW_WIDTH_LIMITS))
         lv = float(np.clip(window.level, *WINDOW_LEVEL_LIMITS))

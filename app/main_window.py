@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.settings = settings if settings is not None else Settings()
         self.controller = controller if controller is not None else ViewerController(self)
-        self.controller._custom_window = self.settings.custom_window()
+        self.controller.set_custom_window(self.settings.custom_window())
         self.last_dialog: QWidget | None = None
         self._preview_shown = False
         self._actions: dict[str, tuple[QAction, str]] = {}

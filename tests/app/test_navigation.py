@@ -188,3 +188,17 @@ def test_window_is_shown_on_the_image(opened):
     assert opened.slice_view.text_bottom_left.text() == "W 1500  L -600\nLung"
     opened.controller.adjust_window(100, 0)
     assert opened.slice_view.text_bottom_left.text() == "W 1600  L -600\nCustom"
+
+
+def test_custom_window_is_restored_from_the_settings(qtbot, settings, chest):
+    from app.main_window import MainWindow
+    from ssc_core.constants import HUWindow
+
+    settings.set_custom_window(HUWindow(CUSTOM_WINDOW_NAME, 2000, 300))
+    win = MainWindow(settings, restore_layout=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.controller.open_volume(chest)
+    assert win.controller.window == LUNG_WINDOW  # the default stays the lung window
+    QTest.keyClick(win, Qt.Key.Key_F4)
+    assert (win.controller.window.width, win.controller.window.level) == (2000, 300)
