@@ -156,6 +156,9 @@ def test_cancel_stops_the_load_and_keeps_the_open_scan(qtbot, settings, chest, t
     win.open_path(tmp_path / "series")
     qtbot.waitUntil(reached.is_set, timeout=LOAD_TIMEOUT_MS)
     assert win.load_progress.isVisible()
+    QTest.keyClick(win, Qt.Key.Key_Down)  # the window stays responsive while the load runs
+    assert controller.slice_index == 4
+    controller.set_slice(3)
     with qtbot.waitSignal(controller.loadCancelled, timeout=5000):
         win.load_progress.cancel_button.click()
     assert not win.load_progress.isVisible()
