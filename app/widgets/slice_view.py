@@ -28,8 +28,11 @@ from ssc_core.constants import HUWindow
 
 #: One wheel notch (Qt's angle delta for 15 degrees).
 WHEEL_NOTCH = 120
-#: Zoom factor of one zoom step (keys) and limits of the zoom relative to "fit".
+#: Zoom factor of one zoom step (keys).
 ZOOM_STEP = 1.25
+#: Zoom limits: at most this many mm across the view when magnified, this many image widths when not.
+MIN_VIEW_MM = 10.0
+MAX_VIEW_IMAGES = 4.0
 MARGIN_PX = 6
 
 
@@ -39,17 +42,15 @@ class SliceViewBox(pg.ViewBox):
     sigScroll = Signal(int)  # slices (+ caudal)
     sigWindowDrag = Signal(float, float)  # screen pixels (dx right, dy down)
     sigDoubleClicked = Signal(object)  # QPointF in view (mm) coordinates
-    sigClicked = Signal(object)  # QPointF in view (mm) coordinates, left click
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.setMenuEnabled(False)
         self._wheel_rest = 0
-        self.zoom_on_wheel = False  # True: wheel zooms without Ctrl (never for the slice view)
 
     def wheelEvent(self, ev, axis=None) -> None:
         ctrl = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
-        if ctrl or self.zoom_on_wheel:
+        if ctrl:
             super().wheelEvent(ev, axis)
             return
         # Scroll: one slice per notch; touchpads send small deltas, so accumulate them.
@@ -72,11 +73,8 @@ class SliceViewBox(pg.ViewBox):
 
     def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
-            pos = self.mapSceneToView(ev.scenePos())
             if ev.double():
-                self.sigDoubleClicked.emit(pos)
-            else:
-                self.sigClicked.emit(pos)
+                self.sigDoubleClicked.emit(self.mapSceneToView(ev.scenePos()))
             ev.accept()
             return
         ev.ignore()
@@ -171,6 +169,13 @@ class SliceView(AnnotatedViewMixin, pg.GraphicsView):
         self._rect = QRectF(0.0, 0.0, nx * dx, ny * dy)
         # ImageItem.setRect scales by the current image's size: apply it with the first slice.
         self._rect_pending = True
+        extent = max(self._rect.width(), self._rect.height())
+        self.vb.setLimits(
+            minXRange=MIN_VIEW_MM,
+            minYRange=MIN_VIEW_MM,
+            maxXRange=extent * MAX_VIEW_IMAGES,
+            maxYRange=extent * MAX_VIEW_IMAGES,
+        )
         if direction is not None:
             letters = edge_letters(np.asarray(direction)[1], np.asarray(direction)[2])
             for edge, item in self.orientation.items():
