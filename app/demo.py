@@ -2,8 +2,8 @@
 
 The cohort (``ssc_core.imaging.phantom.write_cohort``, DICOM) is written into a ``.partial`` folder by a
 worker, with a progress dialog and Cancel, and moved into place only once complete, so an interrupted
-generation is never mistaken for a finished one. Later starts reuse it. The first patient with disease is
-opened through the normal loading path.
+generation is never mistaken for a finished one. Later starts reuse it. The patient with the most disease
+is opened through the normal loading path.
 """
 
 from __future__ import annotations
@@ -39,6 +39,14 @@ class DemoPatient:
     pseudonym: str
     path: Path
     healthy: bool
+    #: Mean total extent (TOT, %) over the five levels, from the cohort's ground truth.
+    extent: float = 0.0
+
+
+def _extent(record: dict) -> float:
+    levels = record.get("levels") or {}
+    tots = [float(v["scores"]["TOT"]) for v in levels.values() if "scores" in v]
+    return sum(tots) / len(tots) if tots else 0.0
 
 
 def demo_patients(root: Path) -> list[DemoPatient] | None:
@@ -48,7 +56,9 @@ def demo_patients(root: Path) -> list[DemoPatient] | None:
         return None
     try:
         records = json.loads(manifest.read_text(encoding="utf-8"))["patients"]
-        patients = [DemoPatient(r["PatID"], root / r["path"], bool(r["healthy"])) for r in records]
+        patients = [
+            DemoPatient(r["PatID"], root / r["path"], bool(r["healthy"]), _extent(r)) for r in records
+        ]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not patients or not all(p.path.exists() for p in patients):
@@ -94,8 +104,8 @@ def generate_demo(
 
 
 def first_patient(patients: list[DemoPatient]) -> DemoPatient:
-    """The first patient with disease (more to see), else the first one."""
-    return next((p for p in patients if not p.healthy), patients[0])
+    """The patient with the most disease (the most to see), the first one on a tie."""
+    return max(patients, key=lambda p: (p.extent, -patients.index(p)))
 
 
 class DemoOpener(QObject):
@@ -150,17 +160,19 @@ class DemoOpener(QObject):
         dialog.open()
 
     def _on_progress(self, _rid: int, p) -> None:
-        if self.dialog is not None:
-            if p.total > 0:
-                self.dialog.setValue(int(1000 * p.done / p.total))
-            if p.message:
-                self.dialog.setLabelText(f"Creating the demo patients (done once).\n{p.message}")
+        dialog = self.dialog  # a modal QProgressDialog.setValue runs the event loop: the task may finish
+        if dialog is None:
+            return
+        if p.message:
+            dialog.setLabelText(f"Creating the demo patients (done once).\n{p.message}")
+        if p.total > 0:
+            dialog.setValue(int(1000 * p.done / p.total))
 
     def _on_finished(self, result) -> None:
-        if self.dialog is not None:
-            self.dialog.reset()
-            self.dialog.close()
-            self.dialog = None
+        dialog, self.dialog = self.dialog, None
+        if dialog is not None:
+            dialog.reset()
+            dialog.close()
         if result.cancelled:
             self.window.controller.notify_load_cancelled()
             return

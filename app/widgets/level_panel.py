@@ -128,6 +128,7 @@ class LevelPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         rows_h = self.table.verticalHeader().defaultSectionSize() * len(LEVELS)
         self.table.setFixedHeight(rows_h + header.sizeHint().height() + 4)
         self.table.clicked.connect(lambda idx: self.levelActivated.emit(self.model.level_at(idx.row())))
@@ -165,6 +166,12 @@ class LevelPanel(QWidget):
         layout.addWidget(self.definition)
         layout.addWidget(self.problems)
         layout.addStretch(1)
+        # Room for the table, the buttons and three lines of messages, so nothing is squeezed when a
+        # violation is reported.
+        line = self.fontMetrics().lineSpacing()
+        self.setMinimumHeight(
+            self.table.height() + self.set_button.sizeHint().height() + 4 * line + 3 * layout.spacing() + 12
+        )
 
         controller.levelsChanged.connect(self._refresh)
         controller.currentLevelChanged.connect(lambda _lv: self._refresh())

@@ -145,7 +145,8 @@ class LocalizerView(AnnotatedViewMixin, pg.GraphicsView):
                 movable=True,
                 label=level.label,
                 labelOpts={
-                    "position": 0.04,
+                    # staggered along the line, so that labels of neighbouring levels never overlap
+                    "position": 0.03 + 0.07 * (int(level) - 1),
                     "anchors": [(0, 1), (0, 1)],
                     "color": LEVEL_COLORS[LineStyle.PLACED],
                 },
