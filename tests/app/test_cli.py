@@ -74,3 +74,19 @@ def test_startup_imports_no_heavy_modules():
 def test_parser_rejects_two_sources():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--open", "x", "--demo"])
+
+
+def test_demo_reuses_the_cohort_in_the_user_data_directory(tmp_path, monkeypatch):
+    from app.demo import demo_patients, demo_root, generate_demo
+
+    data_home = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))  # where platformdirs puts user data on Linux
+    root = demo_root()
+    assert data_home in root.parents
+    generate_demo(root, n_patients=1, matrix=128)  # small, so that the test is quick
+    png = tmp_path / "demo.png"
+    out = run_app("--demo", "--screenshot", str(png))
+    assert out.returncode == 0, out.stderr
+    assert image_array(png).std() > 20
+    assert not list(data_home.rglob("*.partial"))
+    assert len(demo_patients(root)) == 1  # reused, not generated again (that would make three)
