@@ -202,13 +202,30 @@ def _looks_like_dicom(head: bytes) -> bool | None:
 
 # --- reading ----------------------------------------------------------------------------------------
 
+_configured = False
+
+
+def pydicom_module() -> Any:
+    """pydicom, imported lazily, with read-time value validation off.
+
+    pydicom's validation messages quote the offending raw value (a malformed PatientName included) and go
+    to the log as well as to ``warnings``; with validation off no header value can reach a log this way.
+    Values are checked here instead, each where it is used.
+    """
+    global _configured
+    import pydicom
+
+    if not _configured:
+        pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+        _configured = True
+    return pydicom
+
 
 def read_file(path: str) -> list[FrameRecord] | Skipped:
     """The frames of the DICOM file at ``path``, or why it is skipped. Never raises on bad content."""
     import warnings
 
-    import pydicom
-
+    pydicom = pydicom_module()
     try:
         with open(path, "rb") as fp:
             head = fp.read(132)
@@ -315,16 +332,20 @@ def _records(path: str, ds: Any, file_size: int) -> list[FrameRecord] | Skipped:
         "padding_value": _int(_value(ds, "PixelPaddingValue")),
         "padding_limit": _int(_value(ds, "PixelPaddingRangeLimit")),
     }
-    if n_frames > 1 or "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+    multiframe = (
+        n_frames > 1 or "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    )
+    if multiframe and not problem:
         from ssc_core.imaging.enhanced_ct import frame_records
 
         return frame_records(path, ds, n_frames, common, pixel_fields, problem, kind)
 
+    # One record per file; a multi-frame file with a problem is listed once, with the problem.
     return [
         FrameRecord(
             path=path,
             frame=0,
-            n_frames=1,
+            n_frames=1 if not problem else max(1, min(n_frames, MAX_SLICES)),
             pixel_spacing=_pixel_spacing(_value(ds, "PixelSpacing")),
             position=_floats(_value(ds, "ImagePositionPatient"), 3),  # type: ignore[arg-type]
             orientation=_floats(_value(ds, "ImageOrientationPatient"), 6),  # type: ignore[arg-type]
@@ -414,8 +435,7 @@ def read_identity(path: str) -> ImportIdentity:
     """The identifiers of the file at ``path`` (PHI: for the study layer only). Empty when unreadable."""
     import warnings
 
-    import pydicom
-
+    pydicom = pydicom_module()
     keywords = [
         "PatientID",
         "PatientName",
@@ -429,9 +449,9 @@ def read_identity(path: str) -> ImportIdentity:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=keywords, force=True)
+            values = {k: _text(ds, k) for k in keywords}
     except Exception:
         return ImportIdentity()
-    values = {k: _text(ds, k) for k in keywords}
     return ImportIdentity(
         patient_id=values["PatientID"],
         patient_name=values["PatientName"],

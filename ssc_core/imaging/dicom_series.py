@@ -249,9 +249,10 @@ def judge(group: SeriesGroup) -> None:
     orientation = tuple(np.mean(np.array([r.orientation for r in recs]), axis=0))
     thickness = common_value([r.thickness for r in recs])
     try:
-        group.geometry = analyse_stack(
-            positions, orientation, pixel_spacing, recs[0].rows, recs[0].columns, thickness=thickness
-        )
+        with np.errstate(all="ignore"):  # absurd (finite) positions overflow; the checks then refuse them
+            group.geometry = analyse_stack(
+                positions, orientation, pixel_spacing, recs[0].rows, recs[0].columns, thickness=thickness
+            )
     except LoadError as exc:
         group.error = exc
 

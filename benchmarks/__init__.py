@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks.<name>``; figures go to ``benchmarks/results/<name>.json``."""
