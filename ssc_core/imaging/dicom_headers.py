@@ -172,12 +172,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+def _floats(value: Any, n: int, limit: float = 1e6) -> tuple[float, ...] | None:
+    """``n`` finite numbers no larger than ``limit`` in magnitude (1 km for positions), else None."""
     try:
         items = [float(v) for v in value]
     except Exception:
         return None
-    if len(items) != n or any(v != v or abs(v) == float("inf") for v in items):
+    if len(items) != n or any(not abs(v) <= limit for v in items):
         return None
     return tuple(items)
 
@@ -348,7 +349,7 @@ def _records(path: str, ds: Any, file_size: int) -> list[FrameRecord] | Skipped:
             n_frames=1 if not problem else max(1, min(n_frames, MAX_SLICES)),
             pixel_spacing=_pixel_spacing(_value(ds, "PixelSpacing")),
             position=_floats(_value(ds, "ImagePositionPatient"), 3),  # type: ignore[arg-type]
-            orientation=_floats(_value(ds, "ImageOrientationPatient"), 6),  # type: ignore[arg-type]
+            orientation=_floats(_value(ds, "ImageOrientationPatient"), 6, limit=1.5),  # type: ignore[arg-type]
             slope=_slope(_value(ds, "RescaleSlope")),
             intercept=_float(_value(ds, "RescaleIntercept")) or 0.0,
             thickness=_positive(_value(ds, "SliceThickness")),

@@ -230,7 +230,8 @@ def judge(group: SeriesGroup) -> None:
         missing = sum(1 for r in recs if r.position is None or r.orientation is None)
         group.error = errors.InconsistentGeometry(
             f"{missing} of the {len(recs)} images in this series do not say where they lie "
-            "(ImagePositionPatient or ImageOrientationPatient is missing), so no volume can be built."
+            "(ImagePositionPatient or ImageOrientationPatient is missing or invalid), so no volume can be "
+            "built."
         )
         return
     spacings = [r.pixel_spacing for r in recs if r.pixel_spacing is not None]
