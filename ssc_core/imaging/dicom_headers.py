@@ -80,6 +80,7 @@ class FrameRecord:
     n_frames: int
     sop_class: str
     series_uid: str
+    study_uid: str
     modality: str
     image_type: tuple[str, ...]
     description: str
@@ -403,6 +404,7 @@ def _common_fields(
     return {
         "sop_class": sop_class,
         "series_uid": _text(ds, "SeriesInstanceUID"),
+        "study_uid": _text(ds, "StudyInstanceUID"),
         "modality": _text(ds, "Modality").upper(),
         "image_type": image_type,
         "description": _text(ds, "SeriesDescription"),

@@ -316,8 +316,22 @@ def judge_all(groups: list[SeriesGroup], *, prefer_path: str | None = None) -> l
     default = preferred or max(groups, key=_rank)
     assert default.candidate is not None
     default.candidate = replace(default.candidate, is_default=True)
-    rest = sorted((g for g in groups if g is not default), key=_rank, reverse=True)
-    return [default, *rest]
+    ordered = [default, *sorted((g for g in groups if g is not default), key=_rank, reverse=True)]
+    studies: dict[str, int] = {}
+    for g in ordered:
+        uid = common_value([r.study_uid for r in g.records]) or ""
+        number = studies.setdefault(uid, len(studies) + 1)
+        assert g.candidate is not None
+        g.candidate = replace(g.candidate, study=number)
+    if len(studies) > 1:
+        note = (
+            f"The folder holds series from {len(studies)} different examinations (possibly different "
+            "patients); check that the series opened is the one intended."
+        )
+        for g in ordered:
+            assert g.candidate is not None
+            g.candidate = replace(g.candidate, warnings=(*g.candidate.warnings, note))
+    return ordered
 
 
 def scan_dicom(
