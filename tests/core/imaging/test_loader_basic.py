@@ -267,3 +267,23 @@ def test_damaged_volume_file_raises_named_error(tmp_path, volume):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(LoadError):
         load_scan(path)
+
+
+def test_uncompressed_slices_take_the_direct_read_path(tmp_path):
+    """Headers record where the pixels start, so slices are read straight into the volume."""
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    from ssc_core.imaging.dicom_headers import read_file
+
+    (path,) = write_series(tmp_path / "u", make_hu(1))
+    (rec,) = read_file(str(path))
+    assert rec.native
+    assert rec.pixel_length == 24 * 20 * 2
+    raw = path.read_bytes()
+    stored = pydicom.dcmread(path).PixelData
+    assert raw[rec.pixel_offset : rec.pixel_offset + rec.pixel_length] == stored
+    (cpath,) = write_series(tmp_path / "c", make_hu(1), transfer_syntax=RLELossless)
+    (crec,) = read_file(str(cpath))
+    assert not crec.native
+    assert crec.pixel_offset is None
