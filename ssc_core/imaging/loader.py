@@ -178,9 +178,7 @@ def load_scan(
             hint="List the series again and choose one of them.",
         )
     if scan._dicom is None:
-        if not chosen.scorable:
-            load_volume_file(p)  # raises the named refusal with its full detail
-        volume = load_volume_file(p)
+        volume = load_volume_file(p)  # raises the named refusal when the candidate is not scorable
         report(progress, 1, 1, "Loaded")
         if on_slice is not None:
             _preview_all(volume, on_slice)
