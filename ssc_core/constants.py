@@ -178,3 +178,15 @@ MAX_VOLUME_BYTES = 4 * 1024**3
 #: A CT always contains air (lungs, trachea, around the body): without a voxel at or below this the pixel
 #: values are not Hounsfield units (typically a missing rescale intercept) and the scan is refused.
 PLAUSIBLE_AIR_HU = -500
+
+# --- study file (ssc_core/study) ------------------------------------------------------------------------
+#: SQLite ``PRAGMA application_id`` of a study file ("SSCS"), so that foreign SQLite files are recognised.
+STUDY_APPLICATION_ID = 0x53534353
+#: Length of a pseudonymous case code's random part (base32 characters of a keyed hash: 50 bits).
+CASE_CODE_CHARS = 10
+#: Consensus sessions list cases/levels where the observers' scores differ by more than this (score points).
+CONSENSUS_DISAGREEMENT_POINTS = 10
+#: ... or where their level positions differ by more than this (mm of world z).
+CONSENSUS_DISAGREEMENT_MM = 10.0
+#: Longest time one timing report may add to a case or level (s); longer is a stuck clock, not reading.
+MAX_TIME_INCREMENT_S = 4 * 3600.0

@@ -147,6 +147,12 @@ class AuditChainBroken(StudyError):
     """The audit log's hash chain does not verify: a row was changed or deleted after it was written."""
 
 
+class StudyOnNetworkDrive(StudyError):
+    """The study file lies on a network file system, where SQLite's locking and WAL are not reliable."""
+
+    hint = "Copy the study file to a local disk, work there, and copy it back (or keep backups there)."
+
+
 # --- AI ------------------------------------------------------------------------------------------------
 
 

@@ -83,7 +83,7 @@ def ct_slice_dataset(
     signed = pixel_representation == 1
     dtype = (np.int16 if signed else np.uint16) if bits_allocated == 16 else (np.int8 if signed else np.uint8)
     pixels = np.ascontiguousarray(stored, dtype=dtype)
-    sop_uid = sop_instance_uid or generate_uid()
+    sop_uid = UID(sop_instance_uid) if sop_instance_uid else generate_uid()
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
@@ -181,7 +181,7 @@ def write_dicom_series(
         sop = generate_uid(entropy_srcs=[uid_seed, "sop", str(k)]) if uid_seed is not None else None
         ds = ct_slice_dataset(
             stored,
-            position=volume.index_to_world(k, 0, 0),
+            position=tuple(volume.index_to_world(k, 0, 0)),
             orientation=orientation,
             pixel_spacing=(dy, dx),
             slice_thickness=thickness,
@@ -280,7 +280,7 @@ def enhanced_ct_dataset(
     if kernel:
         shared.CTReconstructionSequence = DicomSequence([item(ConvolutionKernel=kernel)])
     per_frame_rescale = not isinstance(rescale_intercepts, (int, float))
-    if not per_frame_rescale:
+    if isinstance(rescale_intercepts, (int, float)):
         shared.PixelValueTransformationSequence = DicomSequence(
             [item(RescaleIntercept=f"{float(rescale_intercepts):.6g}", RescaleSlope="1", RescaleType="HU")]
         )
