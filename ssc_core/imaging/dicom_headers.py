@@ -339,6 +339,8 @@ def _records(path: str, ds: Any, file_size: int) -> list[FrameRecord] | Skipped:
         if any(tag in ds for tag in FLOAT_PIXEL_DATA_TAGS):
             return _unusable(path, ds, sop_class, image_type, "the pixels are stored as floating point")
         if "Rows" not in ds and "Columns" not in ds:
+            if sop_class in CT_SOP_CLASSES:  # a CT image cut off before its image attributes
+                return Skipped(path, Skip.DAMAGED, "a CT image without pixel data (the file is truncated)")
             return Skipped(path, Skip.NON_IMAGE)
     transfer_syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
     if not transfer_syntax:

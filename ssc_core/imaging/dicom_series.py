@@ -349,5 +349,30 @@ def scan_dicom(
     return FolderScan(tuple(groups), tuple(skipped), len(files))
 
 
+#: File name suffixes that promise a DICOM file.
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
+
+
 def damaged_count(scan: FolderScan) -> int:
+    """Damaged DICOM files left out (parse failures)."""
     return sum(1 for s in scan.skipped if s.reason == Skip.DAMAGED)
+
+
+def unreadable_count(scan: FolderScan) -> int:
+    """Files left out that should have been DICOM: damaged, empty, or named like DICOM but not DICOM.
+
+    A zero-byte or truncated slice at either end of a series leaves no gap, so this count is the only sign
+    of it; other non-DICOM files (viewer software on a CD, text files) are not counted.
+    """
+    count = 0
+    for s in scan.skipped:
+        if s.reason == Skip.DAMAGED:
+            count += 1
+        elif s.reason == Skip.NOT_DICOM:
+            try:
+                empty = os.path.getsize(s.path) == 0
+            except OSError:
+                empty = False
+            if empty or s.path.lower().endswith(DICOM_SUFFIXES):
+                count += 1
+    return count

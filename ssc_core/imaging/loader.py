@@ -29,7 +29,13 @@ from ssc_core.errors import (
 )
 from ssc_core.imaging.candidate import SeriesCandidate, SlicePreview
 from ssc_core.imaging.dicom_headers import Skip, read_identity
-from ssc_core.imaging.dicom_series import FolderScan, SeriesGroup, damaged_count, scan_dicom
+from ssc_core.imaging.dicom_series import (
+    FolderScan,
+    SeriesGroup,
+    damaged_count,
+    scan_dicom,
+    unreadable_count,
+)
 from ssc_core.imaging.sitk_formats import describe_volume_file, load_volume_file, volume_format
 from ssc_core.imaging.volume import ImportIdentity, LoadedScan
 from ssc_core.progress import CancelToken, ProgressCallback, check_cancel, report
@@ -190,10 +196,13 @@ def load_scan(
     from ssc_core.imaging.dicom_volume import load_group
 
     extra: tuple[str, ...] = ()
-    n_damaged = damaged_count(scan._dicom)
-    if n_damaged:
-        files, verb = ("files", "were") if n_damaged > 1 else ("file", "was")
-        extra = (f"{n_damaged} damaged DICOM {files} in the folder could not be read and {verb} left out.",)
+    n_bad = unreadable_count(scan._dicom)
+    if n_bad:
+        files, verb = ("files", "were") if n_bad > 1 else ("file", "was")
+        extra = (
+            f"{n_bad} {files} in the folder could not be read (damaged, empty, or named like DICOM but not "
+            f"DICOM) and {verb} left out; if they belonged to this series, slices may be missing at an end.",
+        )
     volume = load_group(group, extra_warnings=extra, progress=progress, cancel=cancel, on_slice=on_slice)
     identity = read_identity(group.records[0].path)
     return LoadedScan(volume=volume, identity=identity, candidates=scan.candidates)

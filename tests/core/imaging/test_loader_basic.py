@@ -287,3 +287,16 @@ def test_uncompressed_slices_take_the_direct_read_path(tmp_path):
     (crec,) = read_file(str(cpath))
     assert not crec.native
     assert crec.pixel_offset is None
+
+
+def test_unreadable_files_beside_a_series_are_reported(tmp_path):
+    """A zero-byte last slice leaves no gap: only the warning tells the reader a slice may be missing."""
+    paths = write_series(tmp_path, make_hu(6))
+    paths[-1].write_bytes(b"")
+    (tmp_path / "README.txt").write_text("exported by PACS")  # ordinary non-DICOM files are not counted
+    v = load_scan(tmp_path).volume
+    assert v.n_slices == 5
+    assert any("1 file in the folder could not be read" in w for w in v.warnings), v.warnings
+    paths[0].write_bytes(paths[0].read_bytes()[:300])  # truncated inside the header
+    v = load_scan(tmp_path).volume
+    assert any("2 files in the folder could not be read" in w for w in v.warnings), v.warnings
