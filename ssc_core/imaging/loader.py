@@ -6,7 +6,8 @@ Public API (the contract in docs/architecture.md):
 * :func:`load_scan` loads one (the default, or the one named by its ``key``) into a :class:`LoadedScan`.
 
 ``path`` may be a DICOM folder (searched recursively), a single DICOM file (its series is opened from the
-folder it is in), or an MHA/MHD, NIfTI (.nii, .nii.gz) or NRRD volume file. Every refusal is a subclass of
+folder it is in), a DICOMDIR (the folder it is in, searched recursively), or an MHA/MHD, NIfTI (.nii,
+.nii.gz) or NRRD volume file. Every refusal is a subclass of
 :class:`~ssc_core.errors.LoadError`; messages never contain a path or a patient identifier. The identifiers
 read from the DICOM headers travel only in ``LoadedScan.identity``.
 """
@@ -91,11 +92,15 @@ def scan_path(
         candidate = describe_volume_file(p)
         report(progress, 1, 1, "Reading header")
         return PathScan((candidate,), {}, 1)
-    if p.is_file():
+    if p.is_file() and p.name.upper() != "DICOMDIR":
         scan = scan_dicom(p.parent, recursive=False, prefer_path=str(p), progress=progress, cancel=cancel)
         own = next((s for s in scan.skipped if s.path == str(p)), None)
-        if own is not None:
+        if own is not None and own.reason == Skip.DICOMDIR:
+            scan = scan_dicom(p.parent, recursive=True, progress=progress, cancel=cancel)
+        elif own is not None:
             raise _skip_error(own.reason, own.detail)
+    elif p.is_file():  # a DICOMDIR (CD/DVD export): everything beside it and below
+        scan = scan_dicom(p.parent, recursive=True, progress=progress, cancel=cancel)
     else:
         scan = scan_dicom(p, recursive=True, progress=progress, cancel=cancel)
     counts = scan.skipped_counts()

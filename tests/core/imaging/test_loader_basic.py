@@ -300,3 +300,20 @@ def test_unreadable_files_beside_a_series_are_reported(tmp_path):
     paths[0].write_bytes(paths[0].read_bytes()[:300])  # truncated inside the header
     v = load_scan(tmp_path).volume
     assert any("2 files in the folder could not be read" in w for w in v.warnings), v.warnings
+
+
+def test_dicomdir_opens_the_media_it_describes(tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    write_series(tmp_path / "DICOM" / "S1", make_hu(5))
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.FileSetID = "CD"
+    ds.DirectoryRecordSequence = []
+    ds.save_as(tmp_path / "DICOMDIR", enforce_file_format=True)
+    assert load_scan(tmp_path / "DICOMDIR").volume.n_slices == 5
