@@ -153,6 +153,16 @@ DEFAULT_WASHOUT_DAYS = 42  # six weeks between a reader's repeat sessions (the p
 #: File suffix of a study file.
 STUDY_SUFFIX = ".sscstudy"
 
+# Agreement statistics (DOMAIN.md section 3).
+#: Fewest cases (patients) behind any agreement figure; below it the figure is "not estimable".
+MIN_CASES_FOR_AGREEMENT = 2
+#: Fewest matched observations (case x level) behind any agreement figure.
+MIN_OBSERVATIONS_FOR_AGREEMENT = 2
+#: Bland-Altman 95 % limits of agreement: bias +- this many SD of the differences (Bland & Altman 1986).
+BLAND_ALTMAN_Z = 1.96
+#: Two-sided significance level for the Wilcoxon signed-rank comparisons (the paper).
+SIGNIFICANCE_LEVEL = 0.05
+
 # --- CT loading (ssc_core/imaging/loader.py; the policy is documented in docs/architecture.md) ---------
 
 #: A gap between neighbouring slices larger than this multiple of the median spacing means missing slices.

@@ -154,6 +154,7 @@ def write_dicom_series(
     uid_seed: str | None = None,
     rescale_intercept: float = -1024.0,
     transfer_syntax: str = ExplicitVRLittleEndian,
+    extra: dict[str, object] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> list[Path]:
@@ -161,7 +162,9 @@ def write_dicom_series(
 
     Geometry comes from the volume (ImagePositionPatient of each slice from ``index_to_world``,
     ImageOrientationPatient from ``direction``), so a loader reading these files must reproduce the
-    volume exactly. Stored values are ``HU - rescale_intercept`` (slope 1).
+    volume exactly. Stored values are ``HU - rescale_intercept`` (slope 1). ``extra`` sets further
+    attributes on every file (as in :func:`ct_slice_dataset`), e.g. a fixed ``StudyDate`` so that a
+    synthetic series is byte-for-byte reproducible.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +195,7 @@ def write_dicom_series(
             series_description=series_description or info.description,
             kernel=kernel or info.kernel,
             patient_pseudonym=patient_pseudonym,
+            extra=extra,
         )
         if UID(transfer_syntax) != ExplicitVRLittleEndian:
             ds.compress(UID(transfer_syntax))
