@@ -129,7 +129,8 @@ WINDOW_LEVEL_LIMITS = (-2000.0, 4000.0)
 # Hounsfield reference values.
 AIR_HU = -1000
 WATER_HU = 0
-#: Values at or below this are padding/outside-the-scan-circle and are replaced by air on load.
+#: Values strictly below this are padding/outside-the-scan-circle and are replaced by air on load
+#: (-1024 itself is a real measurement at the bottom of the CT range).
 PADDING_FLOOR_HU = -1024
 #: Plausible stored HU range of a CT after rescale; outside it a volume is refused as implausible.
 PLAUSIBLE_HU_RANGE = (-3100, 32767)
