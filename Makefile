@@ -23,11 +23,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) lint typecheck
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	@echo "Run one benchmark: $(PY) -m benchmarks.<name> (see benchmarks/README.md)"
 
 bundle: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bundle]"

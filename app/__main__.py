@@ -1,4 +1,8 @@
-"""Entry point ``ssc-workstation`` (placeholder until the viewer lands)."""
+"""Entry point ``ssc-workstation``: the viewer window, optionally opening a scan or the demo.
+
+Start-up stays light: only Qt, pyqtgraph and numpy are imported here; SimpleITK and pydicom load with the
+first scan, and torch/timm/pandas never at start-up.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,67 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ssc_core import RESEARCH_USE_NOTICE
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssc-workstation", description="SSc Scoring Workstation")
-    parser.add_argument("--open", metavar="PATH", help="open a scan (DICOM folder or file, MHA, NIfTI, NRRD)")
-    parser.add_argument("--demo", action="store_true", help="open the demo study")
-    parser.add_argument("--study", metavar="FILE", help="open a study file")
-    parser.add_argument("--screenshot", metavar="PNG", help="save the window once drawn, then exit")
+    parser = argparse.ArgumentParser(
+        prog="ssc-workstation", description=f"SSc Scoring Workstation. {RESEARCH_USE_NOTICE}"
+    )
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--open", metavar="PATH", help="open a scan (DICOM folder or file, MHA, NIfTI, NRRD)")
+    src.add_argument("--demo", action="store_true", help="open the demo content (synthetic phantoms)")
+    src.add_argument("--study", metavar="FILE", help="open a study file (not available yet)")
+    parser.add_argument("--slice", type=int, metavar="N", help="show slice N (1 = most cranial) once loaded")
+    parser.add_argument(
+        "--window", choices=["lung", "mediastinum"], help="start with this window preset (default lung)"
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="wait until the scan is loaded and drawn, save the window to PNG and exit (works offscreen)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
-    from PySide6.QtWidgets import QApplication, QMainWindow
+    args = parser.parse_args(argv)
+    if args.study:
+        parser.error("opening study files is not available in this version yet")
+    if args.slice is not None and args.slice < 1:
+        parser.error("--slice counts from 1 (the most cranial slice)")
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.settings import APPLICATION, ORGANIZATION
 
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
-    win = QMainWindow()
-    win.setWindowTitle("SSc Scoring Workstation")
+    qapp.setOrganizationName(ORGANIZATION)
+    qapp.setApplicationName(APPLICATION)
+
+    from app.main_window import MainWindow
+    from app.screenshot import ScreenshotOnLoad
+    from ssc_core.constants import LUNG_WINDOW, MEDIASTINUM_WINDOW
+
+    win = MainWindow(restore_layout=args.screenshot is None)
+    if args.window:
+        win.controller.set_preset({"lung": LUNG_WINDOW, "mediastinum": MEDIASTINUM_WINDOW}[args.window].name)
     win.show()
-    return qapp.exec()
+    shooter = None
+    slice_index = None if args.slice is None else args.slice - 1
+    if args.screenshot:
+        shooter = ScreenshotOnLoad(win, args.screenshot, expect_load=bool(args.open or args.demo))
+    if args.open:
+        win.open_path(args.open, slice_index=slice_index)
+    elif args.demo:
+        from app.demo import open_demo
+
+        open_demo(win, slice_index=slice_index)
+    code = qapp.exec()
+    if shooter is not None:
+        code = shooter.exit_code
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

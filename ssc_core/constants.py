@@ -119,11 +119,18 @@ class HUWindow:
 LUNG_WINDOW = HUWindow("Lung", 1500.0, -600.0)
 MEDIASTINUM_WINDOW = HUWindow("Mediastinum", 350.0, 40.0)
 WINDOW_PRESETS: tuple[HUWindow, ...] = (LUNG_WINDOW, MEDIASTINUM_WINDOW)
+#: Name of the reader's own window (set by right-drag or typed); it is not a fixed preset.
+CUSTOM_WINDOW_NAME = "Custom"
+#: Bounds of an interactively set window (HU): a width under 1 HU is meaningless, and levels beyond the
+#: plausible stored range show nothing.
+WINDOW_WIDTH_LIMITS = (1.0, 8000.0)
+WINDOW_LEVEL_LIMITS = (-2000.0, 4000.0)
 
 # Hounsfield reference values.
 AIR_HU = -1000
 WATER_HU = 0
-#: Values at or below this are padding/outside-the-scan-circle and are replaced by air on load.
+#: Values strictly below this are padding/outside-the-scan-circle and are replaced by air on load
+#: (-1024 itself is a real measurement at the bottom of the CT range).
 PADDING_FLOOR_HU = -1024
 #: Plausible stored HU range of a CT after rescale; outside it a volume is refused as implausible.
 PLAUSIBLE_HU_RANGE = (-3100, 32767)
@@ -153,6 +160,16 @@ DEFAULT_WASHOUT_DAYS = 42  # six weeks between a reader's repeat sessions (the p
 #: File suffix of a study file.
 STUDY_SUFFIX = ".sscstudy"
 
+# Agreement statistics (DOMAIN.md section 3).
+#: Fewest cases (patients) behind any agreement figure; below it the figure is "not estimable".
+MIN_CASES_FOR_AGREEMENT = 2
+#: Fewest matched observations (case x level) behind any agreement figure.
+MIN_OBSERVATIONS_FOR_AGREEMENT = 2
+#: Bland-Altman 95 % limits of agreement: bias +- this many SD of the differences (Bland & Altman 1986).
+BLAND_ALTMAN_Z = 1.96
+#: Two-sided significance level for the Wilcoxon signed-rank comparisons (the paper).
+SIGNIFICANCE_LEVEL = 0.05
+
 # --- CT loading (ssc_core/imaging/loader.py; the policy is documented in docs/architecture.md) ---------
 
 #: A gap between neighbouring slices larger than this multiple of the median spacing means missing slices.
@@ -178,6 +195,23 @@ MAX_VOLUME_BYTES = 4 * 1024**3
 #: A CT always contains air (lungs, trachea, around the body): without a voxel at or below this the pixel
 #: values are not Hounsfield units (typically a missing rescale intercept) and the scan is refused.
 PLAUSIBLE_AIR_HU = -500
+
+# --- study file (ssc_core/study) ------------------------------------------------------------------------
+#: SQLite ``PRAGMA application_id`` of a study file ("SSCS"), so that foreign SQLite files are recognised.
+STUDY_APPLICATION_ID = 0x53534353
+#: Length of a pseudonymous case code's random part (base32 characters of a keyed hash: 50 bits).
+CASE_CODE_CHARS = 10
+#: Consensus sessions list cases/levels where the observers' scores differ by more than this (score points).
+CONSENSUS_DISAGREEMENT_POINTS = 10
+#: ... or where their level positions differ by more than this (mm of world z).
+CONSENSUS_DISAGREEMENT_MM = 10.0
+#: Longest time one timing report may add to a case or level (s); longer is a stuck clock, not reading.
+MAX_TIME_INCREMENT_S = 4 * 3600.0
+
+# Demo content: a small synthetic phantom cohort generated on first use into the user data directory.
+DEMO_COHORT_PATIENTS = 3
+DEMO_COHORT_SEED = 2024
+DEMO_SLICE_SPACING_MM = 2.5
 
 # Classical lung mask (the paper's authors: threshold about -140 HU on the body, fill, keep the two largest
 # air components that do not touch the image border, morphological clean-up).

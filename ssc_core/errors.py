@@ -147,6 +147,25 @@ class AuditChainBroken(StudyError):
     """The audit log's hash chain does not verify: a row was changed or deleted after it was written."""
 
 
+class StudyOnNetworkDrive(StudyError):
+    """The study file lies on a network file system, where SQLite's locking and WAL are not reliable."""
+
+    hint = "Copy the study file to a local disk, work there, and copy it back (or keep backups there)."
+
+
+# --- analysis and export -------------------------------------------------------------------------------
+
+
+class AnalysisError(SSCError):
+    """A statistic or report was asked of data that cannot give it (unknown rater, malformed table)."""
+
+
+class ExportError(SSCError):
+    """An export could not be written; the previous file, if any, is left as it was."""
+
+    hint = "Choose a folder you can write to, with enough free space, and export again."
+
+
 # --- AI ------------------------------------------------------------------------------------------------
 
 
@@ -162,3 +181,12 @@ class InferenceError(SSCError):
 
 class TrainingDataError(SSCError):
     """Training input is unusable; the message lists each bad row or case."""
+
+
+# --- output --------------------------------------------------------------------------------------------
+
+
+class OutputNotEmpty(SSCError):
+    """Writing would overwrite files already in the chosen output folder."""
+
+    hint = "Choose an empty or new folder, or allow overwriting explicitly."

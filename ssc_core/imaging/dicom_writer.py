@@ -83,7 +83,7 @@ def ct_slice_dataset(
     signed = pixel_representation == 1
     dtype = (np.int16 if signed else np.uint16) if bits_allocated == 16 else (np.int8 if signed else np.uint8)
     pixels = np.ascontiguousarray(stored, dtype=dtype)
-    sop_uid = sop_instance_uid or generate_uid()
+    sop_uid = UID(sop_instance_uid) if sop_instance_uid else generate_uid()
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
@@ -154,6 +154,7 @@ def write_dicom_series(
     uid_seed: str | None = None,
     rescale_intercept: float = -1024.0,
     transfer_syntax: str = ExplicitVRLittleEndian,
+    extra: dict[str, object] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> list[Path]:
@@ -161,7 +162,9 @@ def write_dicom_series(
 
     Geometry comes from the volume (ImagePositionPatient of each slice from ``index_to_world``,
     ImageOrientationPatient from ``direction``), so a loader reading these files must reproduce the
-    volume exactly. Stored values are ``HU - rescale_intercept`` (slope 1).
+    volume exactly. Stored values are ``HU - rescale_intercept`` (slope 1). ``extra`` sets further
+    attributes on every file (as in :func:`ct_slice_dataset`), e.g. a fixed ``StudyDate`` so that a
+    synthetic series is byte-for-byte reproducible.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +184,7 @@ def write_dicom_series(
         sop = generate_uid(entropy_srcs=[uid_seed, "sop", str(k)]) if uid_seed is not None else None
         ds = ct_slice_dataset(
             stored,
-            position=volume.index_to_world(k, 0, 0),
+            position=tuple(volume.index_to_world(k, 0, 0)),
             orientation=orientation,
             pixel_spacing=(dy, dx),
             slice_thickness=thickness,
@@ -192,6 +195,7 @@ def write_dicom_series(
             series_description=series_description or info.description,
             kernel=kernel or info.kernel,
             patient_pseudonym=patient_pseudonym,
+            extra=extra,
         )
         if UID(transfer_syntax) != ExplicitVRLittleEndian:
             ds.compress(UID(transfer_syntax))
@@ -280,7 +284,7 @@ def enhanced_ct_dataset(
     if kernel:
         shared.CTReconstructionSequence = DicomSequence([item(ConvolutionKernel=kernel)])
     per_frame_rescale = not isinstance(rescale_intercepts, (int, float))
-    if not per_frame_rescale:
+    if isinstance(rescale_intercepts, (int, float)):
         shared.PixelValueTransformationSequence = DicomSequence(
             [item(RescaleIntercept=f"{float(rescale_intercepts):.6g}", RescaleSlope="1", RescaleType="HU")]
         )
