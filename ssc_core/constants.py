@@ -223,6 +223,9 @@ LUNG_MASK_SECOND_MIN_RATIO = 0.02
 LUNG_MASK_MIN_COMPONENT_MM2 = 100.0
 #: Radius (mm) of the closing that takes vessels and juxtapleural dense disease at the edge into the mask.
 LUNG_MASK_CLOSING_MM = 3.0
+#: Holes inside the lung mask up to this area (mm^2) are filled (vessels, lesions); larger enclosed regions
+#: are the mediastinum between two lungs that touch, and stay out.
+LUNG_MASK_MAX_HOLE_MM2 = 1500.0
 #: Volume mode: 3-D air components below this share of the largest are dropped (gas in the stomach/bowel).
 LUNG_MASK_MIN_3D_RATIO = 0.05
 #: Pixel spacing (mm) assumed when a slice is given without one (a typical chest CT reconstruction).

@@ -12,7 +12,8 @@ section 4), made explicit:
    ``LUNG_MASK_MIN_COMPONENT_MM2`` and the second at least ``LUNG_MASK_SECOND_MIN_RATIO`` of the first, so
    that gut gas, the oesophagus or a bronchus cut in cross-section is not taken for a lung.
 4. **Clean-up**: a closing (square of half-width ``LUNG_MASK_CLOSING_MM``) takes in vessels and dense
-   disease at the lung edge, then holes are filled (vessels and dense lesions enclosed by lung).
+   disease at the lung edge, then holes up to ``LUNG_MASK_MAX_HOLE_MM2`` are filled (vessels and dense
+   lesions enclosed by lung; not the mediastinum, which two lungs touching in front and behind enclose).
 
 :func:`lung_mask_volume` applies steps 1-4 to every slice (vectorised, in chunks, so it stays fast and
 memory-bounded) and then keeps only slice components that belong to large 3-D air structures
@@ -30,6 +31,7 @@ from scipy import ndimage
 from ssc_core.constants import (
     DEFAULT_PIXEL_SPACING_MM,
     LUNG_MASK_CLOSING_MM,
+    LUNG_MASK_MAX_HOLE_MM2,
     LUNG_MASK_MIN_3D_RATIO,
     LUNG_MASK_MIN_COMPONENT_MM2,
     LUNG_MASK_SECOND_MIN_RATIO,
@@ -84,11 +86,13 @@ def _masks_for_stack(
         if len(labs) > 1 and areas[labs[1]] >= LUNG_MASK_SECOND_MIN_RATIO * areas[labs[0]]:
             keep[labs[1]] = True
     mask = _closing(keep[labels], closing_px)
-    return _fill_holes(mask)
+    return _fill_holes(mask, LUNG_MASK_MAX_HOLE_MM2 / pixel_area_mm2)
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill holes slice by slice: background components that do not touch their slice's border.
+def _fill_holes(mask: np.ndarray, max_hole_px: float) -> np.ndarray:
+    """Fill holes slice by slice: background components that do not touch their slice's border and are
+    at most ``max_hole_px`` (vessels and lesions inside a lung, never the mediastinum between two lungs
+    that touch in front or behind it).
 
     Labelling the background is much faster than scipy's iterative ``binary_fill_holes``.
     """
@@ -100,8 +104,8 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     for edge in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
         outside[np.unique(edge)] = True
     outside[0] = True  # label 0 is the mask itself
-    hole = ~outside
-    hole[0] = False
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    hole = ~outside & (sizes <= max_hole_px)
     return mask | hole[labels]
 
 

@@ -166,3 +166,25 @@ def test_torchrun_shards_cases_and_rank_zero_merges(scans, small_bundle_dir, tmp
     pd.testing.assert_frame_equal(
         a.drop(columns=["error"]), b.drop(columns=["error"]), check_exact=False, rtol=1e-4, atol=1e-4
     )
+
+
+@pytest.mark.realdata
+def test_real_scans_run_through_the_batch(real_data, small_bundle_dir, tmp_path):
+    """Real CT (normal lungs; the pancreas scan holds lung only in its top slices) through the whole
+    path: loader, level finder, lung mask, scorer; single real slices with the scorer alone."""
+    scan = real_data / "tcia-pancreas-ct-001"
+    out = tmp_path / "real.xlsx"
+    assert main(["score", str(scan), "--bundle", str(small_bundle_dir), "--out", str(out)]) == 0
+    df = read(out)
+    assert list(df.level) == ["L1", "L2", "L3", "L4", "L5"]
+    assert set(df.status) <= {"ok", "no lung", "above the scanned range", "below the scanned range"}
+    slices = sorted((real_data / "lidc-idri-partial").rglob("*.dcm"))[:2]
+    out2 = tmp_path / "real_slices.xlsx"
+    assert (
+        main(["score", "--slices", *map(str, slices), "--bundle", str(small_bundle_dir), "--out", str(out2)])
+        == 0
+    )
+    df2 = read(out2)
+    assert len(df2) == 2
+    assert (df2.status == "ok").all()  # chest slices: lung present, scored
+    assert (df2.lung_fraction > 0.05).all()
