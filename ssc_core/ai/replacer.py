@@ -121,6 +121,25 @@ def _block_valid(block: Any, x: torch.Tensor, margin: int) -> torch.Tensor:
     return y + (x[:, :, margin:-margin, margin:-margin] if margin else x)
 
 
+def _pooled_last_block(block: Any, x: torch.Tensor) -> torch.Tensor:
+    """Global average of the last block's output on a whole map ``x`` (B, H, W, C) -> (B, C).
+
+    The block ends with a linear layer (fc2) and the residual, and the head starts with a global average:
+    both commute, so fc2 is applied once to the averaged hidden activations instead of at every cell.
+    """
+    conv, mlp = block.conv_dw, block.mlp
+    y = F.conv2d(_nchw(x), conv.weight, conv.bias, 1, conv.padding, conv.dilation, conv.groups)
+    if block.use_conv_mlp:
+        hidden = mlp.act(mlp.fc1(block.norm(y))).mean(dim=(2, 3))
+        out = F.linear(hidden, mlp.fc2.weight.flatten(1), mlp.fc2.bias)
+    else:
+        hidden = mlp.act(mlp.fc1(block.norm(y.permute(0, 2, 3, 1)))).mean(dim=(1, 2))
+        out = mlp.fc2(hidden)
+    if block.gamma is not None:
+        out = out * block.gamma
+    return x.mean(dim=(1, 2)) + out
+
+
 def _block_of(block: Any, cache: torch.Tensor) -> _Block:
     from timm.models.convnext import ConvNeXtBlock
 
@@ -253,6 +272,20 @@ class ConvNeXtReplacer:
         self.final = x[0]
         out = net.forward_head(net.norm_pre(_nchw(x)))[0]
         _require(_close(out, self.base), "final self-check")
+        # The last block straight into the head's global average (see _pooled_last_block), when the head
+        # averages first and the MLP is plain; checked like the rest.
+        self._pooled_head = False
+        last = self._ops[-1] if self._ops else None
+        head_pool = getattr(getattr(net.head, "global_pool", None), "pool_type", "")
+        if (
+            isinstance(last, _Block)
+            and isinstance(net.norm_pre, nn.Identity)
+            and str(head_pool).endswith("avg")
+            and isinstance(last.module.mlp.norm, nn.Identity)
+        ):
+            x_last = last.cache[last.margin : -last.margin or None, last.margin : -last.margin or None][None]
+            pooled = _pooled_last_block(last.module, x_last)
+            self._pooled_head = _close(net.forward_head(pooled[:, :, None, None])[0], self.base)
 
     # --- crops ----------------------------------------------------------------------------------------
 
@@ -334,7 +367,11 @@ class ConvNeXtReplacer:
         v = _nhwc(self.net.stem(img + wts * (tex - img)))
         full = nh == h_img // s and nw == w_img // s
 
-        for op in self._ops:
+        last = len(self._ops) - 1
+        for i, op in enumerate(self._ops):
+            if full and i == last and self._pooled_head:
+                assert isinstance(op, _Block)
+                return self.net.forward_head(_pooled_last_block(op.module, v)[:, :, None, None])
             if full:
                 v = op(v) if isinstance(op, _Down) else op(v, padded=True)
                 continue
