@@ -6,7 +6,8 @@ names below are resolved lazily from their modules:
 * :func:`load_bundle`, :func:`save_bundle`, :func:`inspect_bundle`, :class:`Bundle` (``ssc_core.ai.bundle``)
 * :class:`BundleSpec` and its parts (``ssc_core.ai.spec``)
 * :class:`CascadeRunner`, :class:`CascadeRequest`, :func:`run_cascade` (``ssc_core.ai.cascade``, torch)
-* :class:`CascadeResult`, :class:`LevelResult`, :class:`HeatmapResult` (``ssc_core.ai.results``)
+* :class:`CascadeResult`, :class:`LevelResult`, :class:`HeatmapResult`, :func:`store_fields`
+  (``ssc_core.ai.results``)
 
 Research software, not a medical device: every AI result carries ``ssc_core.RESEARCH_USE_NOTICE``.
 """
@@ -41,6 +42,7 @@ _LAZY = {
     "LevelFinding": "ssc_core.ai.results",
     "SliceScores": "ssc_core.ai.results",
     "HeatmapResult": "ssc_core.ai.results",
+    "store_fields": "ssc_core.ai.results",
 }
 
 __all__ = sorted(_LAZY)
