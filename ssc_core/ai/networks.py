@@ -160,6 +160,8 @@ def build_scorer_net(spec: ScorerSpec, *, pretrained: str | os.PathLike[str] | N
     """
     import timm
 
+    if not timm.is_model(spec.architecture):
+        raise BundleError(f"This version of timm has no model named '{spec.architecture}'.")
     net = timm.create_model(spec.architecture, in_chans=1, num_classes=len(spec.outputs), pretrained=False)
     if pretrained is not None:
         load_matching(net, pretrained)

@@ -48,8 +48,10 @@ MAX_SPEC_BYTES = 1 << 20
 LEVEL_OUTPUTS: tuple[str, ...] = tuple(lv.label for lv in LEVELS)
 SCORE_OUTPUTS: tuple[str, ...] = tuple(p.value for p in PATTERNS)
 
-#: timm ConvNeXt V1 variants a scorer may use (V2 adds a global GRN layer, which breaks the exact
-#: heat-map shortcut, and is not offered).
+#: Scorer architectures: any timm ConvNeXt (V1 "convnext_*", V2 "convnextv2_*"). V1 is the paper's; V2 adds
+#: a global GRN layer, so its heat maps take whole forward passes (same result, slower).
+SCORER_ARCHITECTURE = re.compile(r"^convnext(v2)?_[a-z0-9_]+$")
+#: The ones the project names (the paper's tiny; small ones for CPU workstations).
 SCORER_ARCHITECTURES: tuple[str, ...] = (
     "convnext_atto",
     "convnext_femto",
@@ -215,10 +217,10 @@ class ScorerSpec:
     weights: FileRef | None = None
 
     def validate(self, where: str = "scorer") -> None:
-        if self.architecture not in SCORER_ARCHITECTURES:
+        if not SCORER_ARCHITECTURE.match(self.architecture):
             raise BundleError(
-                f"{where}: unknown architecture '{self.architecture}' "
-                f"(known: {', '.join(SCORER_ARCHITECTURES)})."
+                f"{where}: unknown architecture '{self.architecture}': the scorer is a timm ConvNeXt "
+                f"(e.g. {', '.join(SCORER_ARCHITECTURES)})."
             )
         if self.input_size < 32 or self.input_size % 32 != 0:
             raise BundleError(

@@ -133,3 +133,12 @@ def test_gpu_benchmark_needs_no_simpleitk_or_pydicom():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_any_timm_convnext_is_a_scorer_but_nothing_else():
+    v2 = build_scorer_net(ScorerSpec("convnextv2_atto", input_size=64))
+    assert v2.num_classes == 3
+    with pytest.raises(BundleError, match="no model named"):
+        build_scorer_net(ScorerSpec("convnext_imaginary"))
+    with pytest.raises(BundleError, match="timm ConvNeXt"):
+        ScorerSpec("resnet50").validate()
