@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import ssc_core.ai  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
+import ssc_core  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
 
 RESULTS = ROOT / "benchmarks" / "results"
 

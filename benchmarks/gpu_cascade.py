@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import ssc_core.ai  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
+import ssc_core  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
 
 TARGET_CASCADE_S = 0.3
 TARGET_HEATMAP_S = 1.0

@@ -15,14 +15,9 @@ Research software, not a medical device: every AI result carries ``ssc_core.RESE
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
-# OpenMP threads that spin while waiting steal the CPU from everything else (the GUI thread, other
-# processes): on a busy 2-core machine a ConvNeXt forward pass measured 25 times slower with spinning
-# (libgomp's default) than with passive waiting. Set before torch loads its OpenMP runtime; an explicit
-# setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# (``import ssc_core`` sets OMP_WAIT_POLICY=PASSIVE before torch can load; see ssc_core/__init__.py.)
 
 _LAZY = {
     "Bundle": "ssc_core.ai.bundle",
