@@ -197,21 +197,27 @@ class CascadeRunner:
 
         results: list[LevelResult] = []
         _, dy, dx = vol.spacing
-        inside = [f for f in findings if f.slice_index is not None]
-        slices = [vol.axial(f.slice_index) for f in inside if f.slice_index is not None]
-        scored = self.score_slices(slices, (dy, dx), cancel)
-        by_level = {f.level: s for f, s in zip(inside, scored)}
-        for i, finding in enumerate(findings):
-            if finding.level in by_level:
-                scores, frac = by_level[finding.level]
+        # Score in scorer-sized chunks and report each level as soon as its chunk is done (one level at a
+        # time on a CPU, the five together on a GPU).
+        step = self._score_batch
+        for start in range(0, len(findings), step):
+            chunk = findings[start : start + step]
+            inside = [f for f in chunk if f.slice_index is not None]
+            slices = [vol.axial(f.slice_index) for f in inside if f.slice_index is not None]
+            scored = dict(zip((f.level for f in inside), self.score_slices(slices, (dy, dx), cancel)))
+            for finding in chunk:
+                scores, frac = scored.get(finding.level, (None, None))
                 result = LevelResult(finding.level, finding, scores, frac)
-            else:
-                result = LevelResult(finding.level, finding, None, None)
-            results.append(result)
-            yield LevelScored(case_id, request_id, result=result)
-            yield StageProgress(
-                case_id, request_id, stage="scores", done=i + 1, total=len(findings), message="Scoring"
-            )
+                results.append(result)
+                yield LevelScored(case_id, request_id, result=result)
+                yield StageProgress(
+                    case_id,
+                    request_id,
+                    stage="scores",
+                    done=len(results),
+                    total=len(findings),
+                    message="Scoring",
+                )
         cascade = CascadeResult(
             case_id=request.case_id,
             request_id=request.request_id,
