@@ -1,4 +1,4 @@
-"""Entry point ``ssc-workstation``: the viewer window, optionally opening a scan or the demo.
+"""Entry point ``ssc-workstation``: the workstation window, optionally opening a study, a scan or the demo.
 
 Start-up stays light: only Qt, pyqtgraph and numpy are imported here; SimpleITK and pydicom load with the
 first scan, and torch/timm/pandas never at start-up.
@@ -19,8 +19,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--open", metavar="PATH", help="open a scan (DICOM folder or file, MHA, NIfTI, NRRD)")
-    src.add_argument("--demo", action="store_true", help="open the demo content (synthetic phantoms)")
-    src.add_argument("--study", metavar="FILE", help="open a study file (not available yet)")
+    src.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the demo study (synthetic phantom patients; built on first use, about half a minute)",
+    )
+    src.add_argument("--study", metavar="FILE", help="open a study file (.sscstudy)")
+    study = parser.add_argument_group("reading a study (with --study or --demo)")
+    study.add_argument("--reader", metavar="NAME", help="who is reading (a reader of the study)")
+    study.add_argument("--session", metavar="LABEL", help="the session to read in (with --reader)")
+    study.add_argument("--case", type=int, metavar="N", help="open case N of the worklist (1 = first)")
+    study.add_argument("--level", metavar="L", help="start at level L (L1..L5)")
     parser.add_argument("--slice", type=int, metavar="N", help="show slice N (1 = most cranial) once loaded")
     parser.add_argument(
         "--window", choices=["lung", "mediastinum"], help="start with this window preset (default lung)"
@@ -28,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--screenshot",
         metavar="PNG",
-        help="wait until the scan is loaded and drawn, save the window to PNG and exit (works offscreen)",
+        help="wait until the scan (or the study case) is loaded and drawn, save the window to PNG and exit "
+        "(works offscreen)",
     )
     return parser
 
@@ -36,10 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.study:
-        parser.error("opening study files is not available in this version yet")
     if args.slice is not None and args.slice < 1:
         parser.error("--slice counts from 1 (the most cranial slice)")
+    reading_args = (args.reader, args.session, args.case, args.level)
+    if any(a is not None for a in reading_args) and not (args.study or args.demo):
+        parser.error("--reader, --session, --case and --level go with --study or --demo")
+    if (args.reader is None) != (args.session is None):
+        parser.error("give --reader and --session together")
+    if args.case is not None and args.case < 1:
+        parser.error("--case counts from 1 (the first case of the worklist)")
+    level = None
+    if args.level is not None:
+        from ssc_core.constants import Level
+
+        try:
+            level = Level.parse(args.level)
+        except ValueError as exc:
+            parser.error(str(exc))
+    if args.screenshot and args.study and args.reader is None:
+        parser.error("--screenshot of a study needs --reader and --session")
 
     from PySide6.QtWidgets import QApplication
 
@@ -51,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from app.main_window import MainWindow
     from app.screenshot import ScreenshotOnLoad
-    from ssc_core.constants import LUNG_WINDOW, MEDIASTINUM_WINDOW
+    from ssc_core.constants import DEMO_OBSERVER_SESSION, DEMO_READER_NAME, LUNG_WINDOW, MEDIASTINUM_WINDOW
 
     win = MainWindow(restore_layout=args.screenshot is None)
     if args.window:
@@ -60,13 +85,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     shooter = None
     slice_index = None if args.slice is None else args.slice - 1
     if args.screenshot:
-        shooter = ScreenshotOnLoad(win, args.screenshot, expect_load=bool(args.open or args.demo))
+        shooter = ScreenshotOnLoad(
+            win, args.screenshot, expect_load=bool(args.open or args.demo or args.study)
+        )
     if args.open:
         win.open_path(args.open, slice_index=slice_index)
     elif args.demo:
-        from app.demo import open_demo
-
-        open_demo(win, slice_index=slice_index)
+        reader, session = args.reader, args.session
+        if args.screenshot and reader is None:
+            reader, session = DEMO_READER_NAME, DEMO_OBSERVER_SESSION
+        win.study.open_demo(reader=reader, session=session, case=args.case, level=level)
+    elif args.study:
+        if args.reader is not None:
+            win.study.open_study(
+                args.study, reader=args.reader, session=args.session, case=args.case, level=level
+            )
+        else:
+            win.study.open_study_dialog(args.study)
     code = qapp.exec()
     if shooter is not None:
         code = shooter.exit_code
