@@ -97,6 +97,8 @@ class ViewerController(QObject):
         self._levels_locked: str | None = None
         #: Levels whose last edit could not be saved, with the reason (shown on the level panel).
         self._unsaved_levels: dict[Level, str] = {}
+        #: How a placed level is described in the level panel (a rating session shows the AI's levels).
+        self.placed_label = LevelState.PLACED.value
 
     # --- volume --------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -32,6 +33,7 @@ from app.loading import SlicePreview
 from app.settings import Settings
 from app.shortcuts import SHORTCUT_SPECS, ShortcutDispatcher, format_keys
 from app.study_actions import StudyActions
+from app.widgets.colour_bar import ColourBar
 from app.widgets.level_panel import LevelPanel
 from app.widgets.localizer import LineStyle, LocalizerView, Plane
 from app.widgets.slice_view import ZOOM_STEP, SliceView
@@ -82,7 +84,17 @@ class MainWindow(QMainWindow):
         self._actions: dict[str, tuple[QAction, str]] = {}
 
         self.slice_view = SliceView(self)
-        self.setCentralWidget(self.slice_view)
+        # The image, and beside it the heat maps' colour bar (shown only in heat-map rating sessions).
+        self.colour_bar = ColourBar(self)
+        self.colour_bar.hide()
+        centre = QWidget(self)
+        centre.setObjectName("centre")
+        row = QHBoxLayout(centre)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.slice_view, 1)
+        row.addWidget(self.colour_bar)
+        self.setCentralWidget(centre)
         self.coronal = LocalizerView(Plane.CORONAL)
         self.sagittal = LocalizerView(Plane.SAGITTAL)
         self.level_panel = LevelPanel(self.controller)

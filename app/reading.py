@@ -303,6 +303,11 @@ class ReadingController(RatingMixin, QObject):
         level = self.resume_level()
         if level is not None:
             self.viewer.set_current_level(level)
+        reading = self.reading
+        if reading is None:
+            self._publish_save("Nothing entered for this case yet.")
+        else:
+            self._publish_save("Saved.", reading.updated_at)
         if self.locked_reason is None:
             self.clock.start()
         self.clock.set_level(self.viewer.current_level)

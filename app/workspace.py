@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QWidget
 
 from app.dialogs.load_error import error_texts
 from app.reading import ReadingController, SaveStatus
@@ -27,6 +27,9 @@ from ssc_core.errors import LoadError, SSCError
 log = logging.getLogger(__name__)
 
 APP_TITLE = "SSc Scoring Workstation"
+#: Widths of the dock columns beside the image when a study opens (pixels).
+LEFT_COLUMN_PX = 330
+RIGHT_COLUMN_PX = 430
 
 _ACTIVITY_EVENTS = {
     QEvent.Type.KeyPress,
@@ -61,8 +64,10 @@ class ReadingWorkspace(QObject):
             self.rating_panel = RatingPanel(reading)
             self.entry_dock = self._dock("Heat-map rating", "ratingDock", self.rating_panel)
             self.rating_panel.submitRequested.connect(self.request_submit)
-            self._wrap_centre_with_colour_bar()
+            self.colour_bar = window.colour_bar
+            self.colour_bar.show()
             window.level_dock.setWindowTitle("Levels (found by the AI)")
+            window.controller.placed_label = "found by the AI"
         else:
             self.score_panel = ScorePanel(reading, window.controller)
             self.entry_dock = self._dock("Scores", "scoreDock", self.score_panel)
@@ -74,7 +79,12 @@ class ReadingWorkspace(QObject):
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         window.addDockWidget(left, self.worklist_dock)
         window.addDockWidget(left, self.entry_dock)
-        window.resizeDocks([self.worklist_dock], [330], Qt.Orientation.Horizontal)
+        # The image keeps the middle: the left column for reading, the right one for the localizers.
+        window.resizeDocks(
+            [self.worklist_dock, window.localizer_dock],
+            [LEFT_COLUMN_PX, RIGHT_COLUMN_PX],
+            Qt.Orientation.Horizontal,
+        )
         window.resizeDocks([self.worklist_dock, self.entry_dock], [200, 640], Qt.Orientation.Vertical)
 
         self.save_label = QLabel(window)
@@ -107,24 +117,20 @@ class ReadingWorkspace(QObject):
         QApplication.instance().installEventFilter(self)
         self._update_title()
 
+    def _size_columns(self) -> None:
+        w = self.window
+        w.resizeDocks(
+            [self.worklist_dock, w.localizer_dock],
+            [LEFT_COLUMN_PX, RIGHT_COLUMN_PX],
+            Qt.Orientation.Horizontal,
+        )
+
     def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self.window)
         dock.setObjectName(name)
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         return dock
-
-    def _wrap_centre_with_colour_bar(self) -> None:
-        self.colour_bar = ColourBar()
-        self.window.takeCentralWidget()  # keeps the slice view alive (setCentralWidget would delete it)
-        centre = QWidget()
-        centre.setObjectName("ratingCentre")
-        row = QHBoxLayout(centre)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(0)
-        row.addWidget(self.sv, 1)
-        row.addWidget(self.colour_bar)
-        self.window.setCentralWidget(centre)
 
     # --- activity ------------------------------------------------------------------------------------
 
@@ -346,13 +352,10 @@ class ReadingWorkspace(QObject):
         self.window.statusBar().removeWidget(self.save_label)
         self.save_label.deleteLater()
         if self.colour_bar is not None:
-            centre = self.window.takeCentralWidget()
-            self.sv.setParent(None)
-            self.window.setCentralWidget(self.sv)
-            if centre is not None:
-                centre.deleteLater()
+            self.colour_bar.hide()
             self.colour_bar = None
         self.sv.clear_overlay()
         self.sv.set_message("")
         self.window.level_dock.setWindowTitle("Levels")
+        self.window.controller.placed_label = "placed"
         self.closed.emit()

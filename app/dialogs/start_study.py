@@ -46,7 +46,7 @@ def access_text(a: SessionAccess) -> str:
     s = a.session
     text = f"{s.label} — {s.kind.display_name} · {a.submitted} of {a.total} submitted"
     if not a.available:
-        text += f" · not available: {a.reason}"
+        text += f"\n      not available: {a.reason}"
     return text
 
 
@@ -90,6 +90,7 @@ class StartStudyDialog(QDialog):
         self.session_list = QListWidget(self)
         self.session_list.setObjectName("sessionList")
         self.session_list.setMinimumHeight(120)
+        self.session_list.setWordWrap(True)
         self.manage_button = QPushButton("Manage study…", self)
         self.manage_button.setObjectName("manageStudy")
         self.manage_button.setToolTip("Readers, cases and sessions (study admins only)")

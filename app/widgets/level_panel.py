@@ -62,6 +62,8 @@ class LevelTableModel(QAbstractTableModel):
             return "placed: check order"
         if state == LevelState.PROPOSED:
             return "proposed: C to confirm"
+        if state == LevelState.PLACED:
+            return self._c.placed_label
         return state.value
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):

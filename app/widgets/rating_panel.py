@@ -168,6 +168,8 @@ class RatingPanel(QWidget):
         layout.addWidget(self.problems_label)
         layout.addWidget(self.submit_button)
         layout.addStretch(1)
+        self.setMinimumHeight(layout.sizeHint().height())
+        self.setMinimumWidth(280)
 
         reading.caseChanged.connect(lambda _c: self.refresh())
         reading.caseLoading.connect(lambda _c: self.refresh())

@@ -272,6 +272,7 @@ class ScorePanel(QWidget):
         layout.addWidget(self.submit_button)
         layout.addStretch(1)
         self.setMinimumHeight(layout.sizeHint().height())
+        self.setMinimumWidth(280)
 
         reading.caseChanged.connect(self._on_case)
         reading.caseLoading.connect(lambda _c: self._refresh_all())

@@ -148,6 +148,7 @@ class WorklistPanel(QWidget):
         layout.addWidget(self.progress_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.table, 1)
+        self.setMinimumWidth(280)
         reading.viewChanged.connect(lambda _v: self.refresh())
         reading.caseChanged.connect(lambda _c: self.refresh())
         reading.caseLoading.connect(lambda _c: self.refresh())

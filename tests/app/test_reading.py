@@ -205,3 +205,32 @@ def test_time_on_case_and_level_pauses_when_idle(qtbot, window, study_file):
     assert reading.time_per_level_s[Level.L2] == pytest.approx(12.0)
     with open_study(study_file, readonly=True) as st:
         assert st.verify().ok
+
+
+def test_after_commit_session_commits_the_unaided_reading_before_submission(
+    qtbot, window, demo_study, study_file
+):
+    with open_study(study_file) as st:
+        admin = st.reader_by_name("Study admin").id
+        reader = st.reader_by_name(demo_study.reader).id
+        s = st.add_session("AC", "observer", [reader], by=admin, ai_policy="after-commit")
+        st.open_session(s.id, by=admin)
+        code = st.reader_view(s.id, reader).worklist[0].case_code
+        for lv in LEVELS:
+            st.place_level(s.id, reader, code, lv, -10.0 * int(lv), 10 + 5 * int(lv))
+            for pat in PATTERNS:
+                st.set_score(s.id, reader, code, lv, pat, 10 if pat is Pattern.TOT else 5)
+    ws = start(qtbot, window, study_file, session="AC")
+    panel = ws.score_panel
+    assert panel.submit_button.text() == "Commit unaided reading…"
+    box = ws.request_submit()
+    assert box.objectName() == "confirmSubmit"
+    assert "unaided" in box.text()
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    reading = stored_reading(study_file, "AC", code)
+    assert reading.unaided_committed_at is not None
+    assert not reading.submitted
+    assert panel.submit_button.text() == "Submit case…"
+    box = ws.request_submit()
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    assert stored_reading(study_file, "AC", code).submitted
