@@ -1,7 +1,8 @@
-"""Entry point ``ssc-workstation``: the viewer window, optionally opening a scan or the demo.
+"""Entry point ``ssc-workstation``: the viewer window, optionally opening a scan or the demo; or, with
+``--stats STUDY``, the statistics window of a study alone.
 
 Start-up stays light: only Qt, pyqtgraph and numpy are imported here; SimpleITK and pydicom load with the
-first scan, and torch/timm/pandas never at start-up.
+first scan, pandas and the statistics libraries in the statistics worker, and torch/timm never at start-up.
 """
 
 from __future__ import annotations

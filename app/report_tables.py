@@ -10,6 +10,7 @@ that was left out of a comparison is in the row's notes.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -109,11 +110,14 @@ def _missing(x: object) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+_NEGATIVE_ZERO = re.compile(r"-(0\.0+)(?![0-9])")
+
+
 def _figure(text: str, value: object, note: str, what: str) -> Cell:
     if _missing(value):
         reason = note or "not estimable from these data"
         return Cell(NOT_ESTIMABLE, f"{what} not estimable: {reason}", not_estimable=True)
-    return Cell(text)
+    return Cell(_NEGATIVE_ZERO.sub(r"\1", text))  # "-0.0": a tiny negative rounded, shown as 0.0
 
 
 def _text(text: str, tooltip: str = "") -> Cell:

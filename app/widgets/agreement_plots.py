@@ -231,9 +231,10 @@ class AgreementPlots(QWidget):
             size=8, pen=pg.mkPen(POINT_PEN), brush=pg.mkBrush(POINT_BRUSH), hoverable=True, tip=self._tip
         )
         self.zero_line = pg.InfiniteLine(angle=0, pos=0.0, pen=ZERO_PEN, movable=False)
-        self.bias_line = _line(BIAS_PEN, "bias {value:.2f}", 0.97)
-        self.loa_low = _line(LOA_PEN, "\u22121.96 SD {value:.2f}", 0.97)
-        self.loa_high = _line(LOA_PEN, "+1.96 SD {value:.2f}", 0.97)
+        # Short labels (the values are in the title): long ones hide the points near the right edge.
+        self.bias_line = _line(BIAS_PEN, "bias", 0.985)
+        self.loa_low = _line(LOA_PEN, "\u22121.96 SD", 0.985)
+        self.loa_high = _line(LOA_PEN, "+1.96 SD", 0.985)
         self.identity = pg.PlotCurveItem(pen=IDENTITY_PEN)
         ba = self.ba_plot.getPlotItem()
         for item in (self.zero_line, self.bias_line, self.loa_low, self.loa_high, self.ba_points):
@@ -365,7 +366,7 @@ class AgreementPlots(QWidget):
 
     def _units(self) -> tuple[str, str]:
         """(unit of values, unit of differences) of the measure shown."""
-        return ("%", "points") if self.current_measure() == SCORES else ("mm", "mm")
+        return ("%", "score points") if self.current_measure() == SCORES else ("mm", "mm")
 
     def _what(self) -> str:
         d = self.data
@@ -409,8 +410,8 @@ class AgreementPlots(QWidget):
             assert d.bland_altman is not None
             assert d.bland_altman.loa is not None
             figures = (
-                f"; bias {fmt(d.bland_altman.bias)} {diff_unit}, limits {fmt(d.bland_altman.loa[0])} to "
-                f"{fmt(d.bland_altman.loa[1])}"
+                f"; bias {fmt(d.bland_altman.bias)}, 95 % limits {fmt(d.bland_altman.loa[0])} to "
+                f"{fmt(d.bland_altman.loa[1])} {diff_unit}"
             )
         small = "<span style='font-size:9pt; color:#303030'>"
         ba.setTitle(

@@ -119,7 +119,7 @@ class ReportTableView(QTableView):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header = self.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter | Qt.AlignmentFlag.AlignVCenter)
-        header.setStretchLastSection(True)
+        self._stretch = True
         copy = QAction("Copy", self)
         copy.setShortcut(QKeySequence.StandardKey.Copy)
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -138,6 +138,11 @@ class ReportTableView(QTableView):
             return
         self.clearSpans()
         n_cols = model.columnCount()
+        # Only a notes column takes the spare width; a last column of figures would drift off to the right.
+        table = model.table
+        self.horizontalHeader().setStretchLastSection(
+            bool(self._stretch and table is not None and table.columns and table.columns[-1] == "Notes")
+        )
         for r in model.heading_rows():
             if n_cols > 1:
                 self.setSpan(r, 0, 1, n_cols)
@@ -199,8 +204,8 @@ def table_image(table: ReportTable, *, width_hint: int = 0) -> QImage:
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.setStyleSheet("QTableView { background: white; gridline-color: #c8c8c8; }")
     model = ReportTableModel(table)
+    view._stretch = False
     view.setModel(model)
-    view.horizontalHeader().setStretchLastSection(False)
     view.setWordWrap(True)  # long notes wrap in the picture instead of being cut off
     view.show()
     view.refit()

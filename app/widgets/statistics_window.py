@@ -262,8 +262,11 @@ class StatisticsWindow(QMainWindow):
     def _header_text(self, r: StatisticsResult) -> str:
         d = r.tables.description
         parts = [f"{r.title}: {r.n_cases} case(s), {r.n_finished} finished reading(s)"]
-        if d.readers:
-            parts.append("readers " + ", ".join(d.readers))
+        observers = [name for s in d.sessions if s.kind != "consensus" for name in s.readers] or list(
+            d.readers
+        )
+        if observers:
+            parts.append("readers " + ", ".join(dict.fromkeys(observers)))
         if r.display is not None and r.display.ground_truth:
             parts.append(f"ground truth {r.display.ground_truth}")
         if r.display is not None and r.display.ai_reference:

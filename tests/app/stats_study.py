@@ -27,7 +27,8 @@ from ssc_core.study.store import create_study
 BUNDLE = "5eed" * 16
 #: Distance between the slices of the simulated scans (mm): level positions become slice indices with it.
 SLICE_MM = 2.5
-TOP_Z = 200.0
+#: The simulated scans start this far (mm) above the case's L1.
+SCAN_ABOVE_L1_MM = 40.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class CaseTruth:
 
     scores: Mapping[Level, tuple[int, int, int]]
     z_mm: Mapping[Level, float]
+
+    def slice_index(self, z: float) -> int:
+        """Slice of world z in a scan starting :data:`SCAN_ABOVE_L1_MM` above L1 (slice 0 cranial)."""
+        top = max(self.z_mm.values()) + SCAN_ABOVE_L1_MM
+        return max(0, round((top - z) / SLICE_MM))
 
 
 @dataclass
@@ -129,7 +135,7 @@ def build_study(
                 values = {}
                 for lv in LEVELS:
                     z = float(t.z_mm[lv] + (rng.normal(0, z_sd) if z_sd else 0.0))
-                    store.place_level(sid, rid, code, lv, round(z, 1), round((TOP_Z - z) / SLICE_MM))
+                    store.place_level(sid, rid, code, lv, round(z, 1), t.slice_index(z))
                     scores = _noisy(rng, t.scores[lv], sd)
                     values[lv] = scores
                     for pattern, value in zip(PATTERNS, scores):
@@ -167,8 +173,7 @@ def build_study(
                     case.id,
                     BUNDLE,
                     levels={
-                        lv: (z := float(t.z_mm[lv] + rng.normal(0, 3)), round((TOP_Z - z) / SLICE_MM))
-                        for lv in LEVELS
+                        lv: (z := float(t.z_mm[lv] + rng.normal(0, 3)), t.slice_index(z)) for lv in LEVELS
                     },
                     scores={lv: dict(zip(("TOT", "GG", "RET"), raw[lv])) for lv in LEVELS},
                     details={

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 
 from app.widgets import statistics_window as sw
@@ -56,12 +56,32 @@ def open_window(qtbot, path: Path) -> sw.StatisticsWindow:
     return win
 
 
-@pytest.fixture
-def window(qtbot, study):
-    win = open_window(qtbot, study)
-    assert win.state == "ready", win.message.text()
+@pytest.fixture(scope="module")
+def shared_window(qapp, study):
+    """One computed window for the tests that only look (computing takes a few seconds)."""
+    win = sw.StatisticsWindow(study)
+    win.show()
+    loop = QEventLoop()
+    win.computed.connect(loop.quit)
+    win.failed.connect(loop.quit)
+    QTimer.singleShot(60_000, loop.quit)
+    if win.state == "computing":
+        loop.exec()
     yield win
     win.close()
+
+
+@pytest.fixture
+def window(shared_window):
+    """The shared window, back in its first state: pooled observer table, a reader against the truth."""
+    win = shared_window
+    assert win.state == "ready", win.message.text()
+    win.tabs.setCurrentIndex(0)
+    win.observer_level.setCurrentIndex(0)
+    win.observer_panel.view.clearSelection()
+    win.observer_panel.view.setCurrentIndex(win.observer_panel.model.index(-1, -1))
+    win.plots.set_result(win.result)
+    return win
 
 
 def row_of(model, first_cell: str) -> int:
@@ -356,3 +376,14 @@ def test_stats_command_line_reports_a_bad_study(tmp_path):
     assert out.returncode == 2
     assert "statistics:" in out.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_export_from_the_statistics_window(window):
+    from app.dialogs.export_dialog import ExportDialog
+
+    dlg = window.open_export_dialog()
+    assert isinstance(dlg, ExportDialog)
+    assert dlg.isVisible()
+    assert not dlg.for_reader  # the statistics window is the administrator's: the whole study
+    assert dlg.study_path == window.study_path
+    dlg.reject()
