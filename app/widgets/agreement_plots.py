@@ -430,7 +430,9 @@ class AgreementPlots(QWidget):
         sc.setLabel("left", f"{d.rater_b} ({unit})")
         self._set_ranges(d)
         msg = []
-        if d.reason:
+        if d.rater_a == d.rater_b:
+            msg.append("Choose two different raters.")
+        elif d.reason:
             msg.append(f"Not estimable: {d.reason}.")
         if d.note:
             msg.append(f"Left out: {d.note}.")
