@@ -1,7 +1,8 @@
-"""Entry point ``ssc-workstation``: the workstation window, optionally opening a study, a scan or the demo.
+"""Entry point ``ssc-workstation``: the workstation window, optionally opening a study, a scan or the demo;
+or, with ``--stats STUDY``, the statistics window of a study alone.
 
 Start-up stays light: only Qt, pyqtgraph and numpy are imported here; SimpleITK and pydicom load with the
-first scan, and torch/timm/pandas never at start-up.
+first scan, pandas and the statistics libraries in the statistics worker, and torch/timm never at start-up.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the demo study (synthetic phantom patients; built on first use, about half a minute)",
     )
     src.add_argument("--study", metavar="FILE", help="open a study file (.sscstudy)")
+    src.add_argument(
+        "--stats",
+        metavar="STUDY",
+        help="open the statistics window of a study file (read-only): report tables and agreement plots",
+    )
     study = parser.add_argument_group("reading a study (with --study or --demo)")
     study.add_argument("--reader", metavar="NAME", help="who is reading (a reader of the study)")
     study.add_argument("--session", metavar="LABEL", help="the session to read in (with --reader)")
@@ -37,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--screenshot",
         metavar="PNG",
-        help="wait until the scan (or the study case) is loaded and drawn, save the window to PNG and exit "
-        "(works offscreen)",
+        help="wait until the scan (or the study's case) is loaded and drawn (with --stats: the statistics "
+        "computed), save the window to PNG and exit (works offscreen)",
     )
     return parser
 
@@ -48,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.slice is not None and args.slice < 1:
         parser.error("--slice counts from 1 (the most cranial slice)")
+    if args.stats:
+        if args.slice is not None or args.window:
+            parser.error("--slice and --window apply to scans, not to --stats")
+        if any(a is not None for a in (args.reader, args.session, args.case, args.level)):
+            parser.error("--reader, --session, --case and --level go with --study or --demo")
+        return run_statistics(args.stats, screenshot=args.screenshot)
     reading_args = (args.reader, args.session, args.case, args.level)
     if any(a is not None for a in reading_args) and not (args.study or args.demo):
         parser.error("--reader, --session, --case and --level go with --study or --demo")
@@ -106,6 +118,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shooter is not None:
         code = shooter.exit_code
     return code
+
+
+def run_statistics(study: str, *, screenshot: str | None = None) -> int:
+    """The statistics window of ``study`` alone; with ``screenshot``, save it once computed and exit.
+
+    Exit status 0, or 2 when the statistics could not be computed (the reason is printed).
+    """
+    from pathlib import Path
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.settings import APPLICATION, ORGANIZATION
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setOrganizationName(ORGANIZATION)
+    qapp.setApplicationName(APPLICATION)
+
+    from app.statistics import error_message
+    from app.widgets.statistics_window import StatisticsWindow
+
+    win = StatisticsWindow(study)
+    status = {"code": 0}
+
+    def fail(error: BaseException) -> None:
+        print(f"statistics: {error_message(error, 'the statistics')}", file=sys.stderr)
+        status["code"] = 2
+        if screenshot:
+            win.close()
+            qapp.exit(2)
+
+    def capture(_result: object) -> None:
+        def save() -> None:
+            QApplication.processEvents()
+            target = Path(screenshot)  # type: ignore[arg-type]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pixmap = win.grab()
+            ok = not pixmap.isNull() and pixmap.save(str(target), "PNG")
+            print(
+                f"screenshot saved: {target}" if ok else f"screenshot: could not write {target}",
+                file=sys.stderr,
+            )
+            status["code"] = 0 if ok else 1
+            win.close()
+            qapp.exit(status["code"])
+
+        QTimer.singleShot(150, save)  # let queued layout and paint events run first
+
+    win.failed.connect(fail)
+    if screenshot:
+        win.computed.connect(capture)
+        win.cancelled.connect(lambda: (win.close(), qapp.exit(1)))
+    win.show()
+    code = qapp.exec()
+    return status["code"] if screenshot else (status["code"] or code)
 
 
 if __name__ == "__main__":  # pragma: no cover
