@@ -67,13 +67,19 @@ class StudyActions(QObject):
         self.act_next = a("study.next_case", "&Next case", lambda: self._step(1))
         self.act_prev = a("study.prev_case", "&Previous case", lambda: self._step(-1))
         self.act_heatmap = a("heatmap.toggle", "Show/hide the &heat map", self._toggle_heatmap)
+        self.act_export_mine = a(None, "E&xport my readings…", self.export_my_readings)
         self.act_manage = a(None, "&Manage study…", self.manage_study)
+        self.act_statistics = a(None, "S&tatistics…", lambda: self.show_statistics())
+        self.act_export_study = a(None, "Export s&tudy…", lambda: self.export_study())
         self.menu = QMenu("&Reading", window)
         self.menu.addActions([self.act_score, self.act_submit])
         self.menu.addSeparator()
         self.menu.addActions([self.act_next, self.act_prev, self.act_heatmap])
         self.menu.addSeparator()
-        self.menu.addAction(self.act_manage)
+        self.menu.addAction(self.act_export_mine)
+        self.menu.addSeparator()
+        self.menu.addActions([self.act_manage, self.act_statistics, self.act_export_study])
+        self.statistics_windows: list = []
         self._update_actions()
 
     # --- state ---------------------------------------------------------------------------------------
@@ -90,7 +96,10 @@ class StudyActions(QObject):
             act.setEnabled(on)
         self.act_score.setEnabled(on and not rating)
         self.act_heatmap.setEnabled(rating)
-        self.act_manage.setEnabled(on and ws.reading.view.reader.is_admin)
+        admin = on and ws.reading.view.reader.is_admin
+        for act in (self.act_manage, self.act_statistics, self.act_export_study):
+            act.setEnabled(admin)
+        self.act_export_mine.setEnabled(on)
         for act in (self.window.act_open, self.window.act_open_folder):
             act.setEnabled(not on)
 
@@ -121,6 +130,8 @@ class StudyActions(QObject):
         dlg = StartStudyDialog(self.window.settings, self.window, path=path, reader=reader, session=session)
         dlg.started.connect(lambda store, sid, rid: self.start_reading(store, sid, rid))
         dlg.manageRequested.connect(lambda store, admin: self._manage_from_start(dlg, store, admin))
+        dlg.statisticsRequested.connect(lambda path: self.show_statistics(path))
+        dlg.exportRequested.connect(lambda path: self.export_study(path, parent=dlg))
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.start_dialog = dlg
         self.window._open_dialog(dlg)
@@ -242,6 +253,56 @@ class StudyActions(QObject):
         dlg.changed.connect(ws.reading.refresh_view)
         dlg.dialogOpened.connect(self.window.dialogOpened)
         self.window._open_dialog(dlg)
+        return dlg
+
+    # --- statistics and export (the statistics window and export dialog read the study on their own) ----
+
+    def _study_path(self) -> Path | None:
+        ws = self.workspace
+        return None if ws is None else Path(ws.reading.store.path)
+
+    def show_statistics(self, path: str | Path | None = None):
+        """The statistics window of the study (admins; read-only, so reading can go on meanwhile)."""
+        from app.widgets.statistics_window import StatisticsWindow
+
+        target = Path(path) if path is not None else self._study_path()
+        if target is None:
+            return None
+        win = StatisticsWindow(target, parent=self.window)
+        win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.statistics_windows.append(win)
+        win.destroyed.connect(lambda _o=None, w=win: self.statistics_windows.remove(w))
+        win.show()
+        return win
+
+    def export_study(self, path: str | Path | None = None, *, parent=None):
+        """The admin's export of every reading (xlsx / CSV / the authors' formats)."""
+        from app.dialogs.export_dialog import ExportDialog
+
+        target = Path(path) if path is not None else self._study_path()
+        if target is None:
+            return None
+        dlg = ExportDialog(target, parent=parent or self.window)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+        self.window.dialogOpened.emit(dlg)
+        return dlg
+
+    def export_my_readings(self):
+        """A reader's export of their own readings in this session (built from their reader view only)."""
+        from app.dialogs.export_dialog import ExportDialog
+
+        ws = self.workspace
+        if ws is None:
+            return None
+        ws.reading.flush_time()
+        r = ws.reading
+        dlg = ExportDialog(
+            r.store.path, reader=r.view.reader.name, session=r.session.label, parent=self.window
+        )
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+        self.window.dialogOpened.emit(dlg)
         return dlg
 
     # --- demo ----------------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ class StartStudyDialog(QDialog):
     started = Signal(object, int, int)
     #: An admin asked to manage the study: (store, admin id). The dialog refreshes when told.
     manageRequested = Signal(object, int)
+    #: An admin asked for the statistics window / the export of the study (its path).
+    statisticsRequested = Signal(object)
+    exportRequested = Signal(object)
 
     def __init__(
         self,
@@ -94,6 +97,12 @@ class StartStudyDialog(QDialog):
         self.manage_button = QPushButton("Manage study…", self)
         self.manage_button.setObjectName("manageStudy")
         self.manage_button.setToolTip("Readers, cases and sessions (study admins only)")
+        self.statistics_button = QPushButton("Statistics…", self)
+        self.statistics_button.setObjectName("studyStatistics")
+        self.statistics_button.setToolTip("Agreement statistics of the study (read-only; study admins only)")
+        self.export_button = QPushButton("Export…", self)
+        self.export_button.setObjectName("studyExport")
+        self.export_button.setToolTip("Export every reading to a spreadsheet or CSV (study admins only)")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.start_button = self.buttons.addButton("Start reading", QDialogButtonBox.ButtonRole.AcceptRole)
         self.start_button.setObjectName("startReading")
@@ -112,6 +121,8 @@ class StartStudyDialog(QDialog):
         layout.addLayout(form)
         bottom = QHBoxLayout()
         bottom.addWidget(self.manage_button)
+        bottom.addWidget(self.statistics_button)
+        bottom.addWidget(self.export_button)
         bottom.addStretch(1)
         bottom.addWidget(self.buttons)
         layout.addLayout(bottom)
@@ -123,6 +134,12 @@ class StartStudyDialog(QDialog):
         self.session_list.itemDoubleClicked.connect(lambda _item: self.accept())
         self.session_list.currentRowChanged.connect(lambda _r: self._update_buttons())
         self.manage_button.clicked.connect(self._manage)
+        self.statistics_button.clicked.connect(
+            lambda: self.store is not None and self.statisticsRequested.emit(self.store.path)
+        )
+        self.export_button.clicked.connect(
+            lambda: self.store is not None and self.exportRequested.emit(self.store.path)
+        )
         self.buttons.rejected.connect(self.reject)
         self.start_button.clicked.connect(self.accept)
 
@@ -240,7 +257,9 @@ class StartStudyDialog(QDialog):
     def _update_buttons(self) -> None:
         reader = self.current_reader()
         self.start_button.setEnabled(self.selected_session() is not None)
-        self.manage_button.setVisible(reader is not None and reader.is_admin)
+        admin = reader is not None and reader.is_admin
+        for b in (self.manage_button, self.statistics_button, self.export_button):
+            b.setVisible(admin)
 
     def _manage(self) -> None:
         reader = self.current_reader()

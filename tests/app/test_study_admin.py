@@ -144,3 +144,31 @@ def test_admin_adds_cases_from_a_folder_of_scans(qtbot, window, study_file, tmp_
         assert "P9" not in report
         assert admin.cases.rowCount() == 3
         admin.close()
+
+
+def test_reading_menu_offers_the_readers_own_export_and_admins_the_statistics(qtbot, window, study_file):
+    from app.dialogs.export_dialog import ExportDialog
+    from tests.app.reading_helpers import start
+
+    ws = start(qtbot, window, study_file)
+    actions = window.study
+    assert actions.act_export_mine.isEnabled()
+    assert not actions.act_statistics.isEnabled()  # a reader, not an admin
+    assert not actions.act_export_study.isEnabled()
+    dlg = actions.export_my_readings()
+    assert isinstance(dlg, ExportDialog)
+    assert dlg.for_reader
+    assert (dlg.reader, dlg.session) == (DEMO_READER_NAME, "T1")
+    dlg.reject()
+    window.study.close_study()
+    assert ws.reading.store.closed
+
+    start_admin = start_dialog(qtbot, window, study_file)
+    pick_reader(start_admin, "Study admin")
+    assert start_admin.statistics_button.isVisible()
+    assert start_admin.export_button.isVisible()
+    stats = actions.show_statistics(study_file)
+    qtbot.addWidget(stats)
+    assert stats.study_path == study_file
+    stats.close()
+    start_admin.reject()
