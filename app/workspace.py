@@ -164,6 +164,8 @@ class ReadingWorkspace(QObject):
         self._update_title()
         if code is None:
             return
+        # A case opens with the keyboard on the image (levels: Shift+1..5; Enter types the scores).
+        self.sv.setFocus(Qt.FocusReason.OtherFocusReason)
         if self.reading.is_rating:
             self._on_rating_target(*self.reading.rating_target)
         elif self.score_panel is not None and self.reading.locked_reason is None:

@@ -438,7 +438,11 @@ class ScorePanel(QWidget):
             if p is not None
             else f"<span style='color:{WARN_COLOR}'>not placed: Shift+{int(level)} sets it here</span>"
         )
-        self.level_label.setText(f"<b>{level.label}</b> — {level.definition} · {where}")
+        involved = [
+            v for v in self._v.violations() if v.field == level.label or f"{level.label} " in v.message
+        ]  # a pair out of order is reported on its lower level; show it on both
+        order = "".join(f"<br><span style='color:{ERROR_COLOR}'>⚠ {v.message}</span>" for v in involved)
+        self.level_label.setText(f"<b>{level.label}</b> — {level.definition} · {where}{order}")
 
     def _refresh_fields(self) -> None:
         locked = self._r.locked_reason

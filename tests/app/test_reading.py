@@ -234,3 +234,15 @@ def test_after_commit_session_commits_the_unaided_reading_before_submission(
     box = ws.request_submit()
     QTest.keyClick(box, Qt.Key.Key_Return)
     assert stored_reading(study_file, "AC", code).submitted
+
+
+def test_level_order_is_shown_on_the_score_panel(qtbot, window, demo_study, study_file):
+    ws = start(qtbot, window, study_file)
+    truth = truth_of(demo_study, study_file, ws.reading.case_code)
+    go_to(window, truth[Level.L3]["slice"])
+    QTest.keyClick(window, Qt.Key.Key_NumberSign, Qt.KeyboardModifier.ShiftModifier)  # L3
+    go_to(window, truth[Level.L3]["slice"] + 4)
+    QTest.keyClick(window, Qt.Key.Key_At, Qt.KeyboardModifier.ShiftModifier)  # L2 below L3: out of order
+    assert ws.score_panel.level == Level.L2
+    assert "must lie below L2" in ws.score_panel.level_label.text()
+    assert any("L3" in p.message for p in ws.reading.submission_problems() if p.code == "level_order")
