@@ -125,6 +125,7 @@ class ReadingController(RatingMixin, QObject):
         self._rating_target: tuple[Level, Pattern] = RATING_ITEMS[0]
         self._heatmaps: dict[tuple[str, Level, Pattern], np.ndarray] = {}
         self._closed = False
+        self._switching = False
 
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(int(TIME_FLUSH_INTERVAL_S * 1000))
@@ -252,8 +253,14 @@ class ReadingController(RatingMixin, QObject):
             self.problem.emit(exc)
             return
         slice_index = self._first_slice_hint(code)
-        self.viewer.load_series(source.location, source.series, label=code, slice_index=slice_index)
+        self._switching = True
+        try:
+            self.viewer.load_series(source.location, source.series, label=code, slice_index=slice_index)
+        finally:
+            self._switching = False
         self._loading = code  # after load_series: it cancels (and reports) any earlier load first
+        # The case shown until the new one arrives is not edited meanwhile (its edits would be lost).
+        self.viewer.set_levels_locked(f"Loading case {code}…")
         self.caseLoading.emit(code)
 
     def resume_level(self, code: str | None = None) -> Level | None:
@@ -340,15 +347,18 @@ class ReadingController(RatingMixin, QObject):
         if self._loading is not None:
             self._loading = None
             self._case = None
+            self.viewer.set_levels_locked("No case is open.")
             self.caseChanged.emit(None)
             self.problem.emit(error)
 
     def _on_load_cancelled(self) -> None:
-        if self._loading is not None:
+        if self._loading is not None and not self._switching:
             self._loading = None
             # the scan shown before (if any) is still the current case
+            self.viewer.set_levels_locked(None if self._case is None else self.locked_reason)
             if self._case is not None and self.locked_reason is None:
                 self.clock.start()
+            self.caseChanged.emit(self._case)
 
     def refresh_view(self) -> None:
         """Read the reader view again from the store (after a submission, or when told of a change)."""

@@ -246,3 +246,33 @@ def test_level_order_is_shown_on_the_score_panel(qtbot, window, demo_study, stud
     assert ws.score_panel.level == Level.L2
     assert "must lie below L2" in ws.score_panel.level_label.text()
     assert any("L3" in p.message for p in ws.reading.submission_problems() if p.code == "level_order")
+
+
+def test_a_submitted_case_opens_read_only(qtbot, window, demo_study, study_file):
+    with open_study(study_file) as st:
+        t1 = st.session_by_label("T1").id
+        reader = st.reader_by_name(demo_study.reader).id
+        first = st.reader_view(t1, reader).worklist[0].case_code
+    truth = truth_of(demo_study, study_file, first)
+    with open_study(study_file) as st:
+        for lv in LEVELS:
+            st.place_level(t1, reader, first, lv, truth[lv]["slice_z_mm"], truth[lv]["slice"])
+            for pat in PATTERNS:
+                st.set_score(t1, reader, first, lv, pat, 10 if pat is Pattern.TOT else 5)
+        st.submit(t1, reader, first)
+    ws = start(qtbot, window, study_file)
+    assert ws.reading.case_code != first  # resume skips the submitted case
+    QTest.keyClick(window, Qt.Key.Key_PageUp, Qt.KeyboardModifier.ControlModifier)  # previous case
+    wait_for_case(qtbot, ws, first)
+    panel = ws.score_panel
+    assert not panel.fields[Pattern.TOT].isEnabled()
+    assert panel.fields[Pattern.TOT].text() == "10"
+    assert "submitted and locked" in panel.problems_label.text()
+    assert not panel.submit_button.isEnabled()
+    QTest.keyClick(window, Qt.Key.Key_Exclam, Qt.KeyboardModifier.ShiftModifier)  # try to move L1
+    assert window.controller.placement(Level.L1).slice_index == truth[Level.L1]["slice"]
+    assert "submitted and locked" in window.statusBar().currentMessage()
+    assert (
+        stored_reading(study_file, "T1", first).values.levels[Level.L1].slice_index
+        == truth[Level.L1]["slice"]
+    )
