@@ -92,6 +92,13 @@ class ViewerController(QObject):
         self._current_level: Level | None = None
         self._task: Task | None = None
         self._pending_slice: int | None = None
+        self._pending_label: str | None = None
+        #: Why level edits are refused (a submitted reading, a rating session), or None when allowed.
+        self._levels_locked: str | None = None
+        #: Levels whose last edit could not be saved, with the reason (shown on the level panel).
+        self._unsaved_levels: dict[Level, str] = {}
+        #: How a placed level is described in the level panel (a rating session shows the AI's levels).
+        self.placed_label = LevelState.PLACED.value
 
     # --- volume --------------------------------------------------------------------------------------------
 
@@ -112,6 +119,7 @@ class ViewerController(QObject):
         self._volume = volume
         self._label = label if label is not None else loading.scan_label(volume)
         self._placements = {}
+        self._unsaved_levels = {}
         self._current_level = None
         if volume is None:
             self._slice = 0
@@ -209,7 +217,7 @@ class ViewerController(QObject):
 
     def l4_proposal(self) -> LevelPlacement | None:
         """L4 at the slice nearest the midpoint of L3 and L5, while L4 is unplaced (Goh 2008)."""
-        if self._volume is None or Level.L4 in self._placements:
+        if self._volume is None or Level.L4 in self._placements or self._levels_locked is not None:
             return None
         l3, l5 = self._placements.get(Level.L3), self._placements.get(Level.L5)
         if l3 is None or l5 is None:
@@ -243,6 +251,47 @@ class ViewerController(QObject):
             self._current_level = level
             self.currentLevelChanged.emit(level)
 
+    def set_placements(self, placements: dict[Level, LevelPlacement]) -> None:
+        """Show stored placements (a resumed reading) without reporting them as edits (no autosave)."""
+        if self._volume is None:
+            return
+        n = self._volume.n_slices
+        self._placements = {
+            Level(lv): p for lv, p in placements.items() if p is not None and 0 <= p.slice_index < n
+        }
+        self._unsaved_levels = {}
+        self.levelsChanged.emit()
+
+    @property
+    def levels_locked(self) -> str | None:
+        """Why the levels cannot be changed now (None: they can)."""
+        return self._levels_locked
+
+    def set_levels_locked(self, reason: str | None) -> None:
+        """Refuse level edits with ``reason`` (a submitted, locked reading), or allow them again (None)."""
+        self._levels_locked = reason
+        self.levelsChanged.emit()
+
+    def unsaved_level(self, level: Level) -> str | None:
+        """Why the last edit of ``level`` could not be saved, or None."""
+        return self._unsaved_levels.get(Level(level))
+
+    def mark_level_unsaved(self, level: Level, reason: str | None) -> None:
+        """Record (reason) or clear (None) a failed save of ``level``; the level panel shows it."""
+        level = Level(level)
+        if reason is None:
+            if self._unsaved_levels.pop(level, None) is None:
+                return
+        else:
+            self._unsaved_levels[level] = reason
+        self.levelsChanged.emit()
+
+    def _refuse_locked(self) -> bool:
+        if self._levels_locked is None:
+            return False
+        self.message.emit(self._levels_locked)
+        return True
+
     def _placement_at(self, level: Level, k: int) -> LevelPlacement:
         assert self._volume is not None
         return LevelPlacement(level=level, world_z=float(self._volume.slice_z[k]), slice_index=k)
@@ -251,6 +300,8 @@ class ViewerController(QObject):
         """Place ``level`` on slice ``k`` (default: the current slice); it becomes the current level."""
         if self._volume is None:
             self.message.emit("Open a scan before placing levels.")
+            return None
+        if self._refuse_locked():
             return None
         level = Level(level)
         k = self._slice if k is None else int(min(max(k, 0), self._volume.n_slices - 1))
@@ -271,6 +322,8 @@ class ViewerController(QObject):
         level = self._current_level if level is None else Level(level)
         if level is None or level not in self._placements:
             return
+        if self._refuse_locked():
+            return
         del self._placements[level]
         self.levelEdited.emit(level, None)
         self.levelsChanged.emit()
@@ -278,6 +331,8 @@ class ViewerController(QObject):
 
     def confirm_l4(self) -> LevelPlacement | None:
         """Accept the proposed L4 as the reader's placement."""
+        if self._refuse_locked():
+            return None
         proposal = self.l4_proposal()
         if proposal is None:
             if Level.L4 in self._placements:
@@ -324,6 +379,7 @@ class ViewerController(QObject):
         """
         self.cancel_load()
         self._pending_slice = slice_index
+        self._pending_label = None
         path = Path(path)
         self.loadStarted.emit("Looking for CT series…")
         task = self.runner.submit("find series", self._discover, path)
@@ -332,9 +388,23 @@ class ViewerController(QObject):
         self._task = task
         return task
 
-    def load_series(self, path: str | Path, series: str | None) -> Task:
-        """Load one series of ``path`` (``series`` is a candidate's key; None: the loader's choice)."""
+    def load_series(
+        self,
+        path: str | Path,
+        series: str | None,
+        *,
+        label: str | None = None,
+        slice_index: int | None = None,
+    ) -> Task:
+        """Load one series of ``path`` (``series`` is a candidate's key; None: the loader's choice).
+
+        ``label`` replaces the series description as the scan's name (a study shows the case code);
+        ``slice_index`` is shown once loaded (default: the one asked for by :meth:`open_path`, or the middle).
+        """
+        pending = self._pending_slice if slice_index is None else slice_index
         self.cancel_load()
+        self._pending_slice = pending
+        self._pending_label = label
         self.loadStarted.emit("Loading the scan…")
         task = self.runner.submit("load scan", self._load, Path(path), series=series, partial=True)
         task.progressed.connect(self._on_progress)
@@ -386,7 +456,8 @@ class ViewerController(QObject):
         self._task = None
         volume = loading.volume_of(result.value)
         slice_index, self._pending_slice = self._pending_slice, None
-        self.set_volume(volume, slice_index=slice_index)
+        label, self._pending_label = self._pending_label, None
+        self.set_volume(volume, label=label, slice_index=slice_index)
         self.loadFinished.emit()
         for warning in volume.warnings:
             self.message.emit(warning)
@@ -394,6 +465,7 @@ class ViewerController(QObject):
     def _finish_failed(self, result: TaskResult) -> None:
         self._task = None
         self._pending_slice = None
+        self._pending_label = None
         self.loadFinished.emit()
         if result.cancelled:
             self.loadCancelled.emit()

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -31,6 +32,8 @@ from app.dialogs.shortcuts_help import ShortcutsDialog
 from app.loading import SlicePreview
 from app.settings import Settings
 from app.shortcuts import SHORTCUT_SPECS, ShortcutDispatcher, format_keys
+from app.study_actions import StudyActions
+from app.widgets.colour_bar import ColourBar
 from app.widgets.level_panel import LevelPanel
 from app.widgets.localizer import LineStyle, LocalizerView, Plane
 from app.widgets.slice_view import ZOOM_STEP, SliceView
@@ -81,7 +84,17 @@ class MainWindow(QMainWindow):
         self._actions: dict[str, tuple[QAction, str]] = {}
 
         self.slice_view = SliceView(self)
-        self.setCentralWidget(self.slice_view)
+        # The image, and beside it the heat maps' colour bar (shown only in heat-map rating sessions).
+        self.colour_bar = ColourBar(self)
+        self.colour_bar.hide()
+        centre = QWidget(self)
+        centre.setObjectName("centre")
+        row = QHBoxLayout(centre)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.slice_view, 1)
+        row.addWidget(self.colour_bar)
+        self.setCentralWidget(centre)
         self.coronal = LocalizerView(Plane.CORONAL)
         self.sagittal = LocalizerView(Plane.SAGITTAL)
         self.level_panel = LevelPanel(self.controller)
@@ -91,6 +104,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.dispatcher = ShortcutDispatcher(self)
         self._build_actions()
+        self.study = StudyActions(self)
         self._build_menus_and_toolbar()
         self._wire()
         self.dispatcher.install()
@@ -191,6 +205,8 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
+        m.addActions([self.study.act_open_study, self.study.act_demo, self.study.act_close_study])
+        m.addSeparator()
         m.addActions([self.act_open, self.act_open_folder, self.act_cancel])
         m.addSeparator()
         m.addAction(self.act_quit)
@@ -206,12 +222,14 @@ class MainWindow(QMainWindow):
         m.addActions(self.level_set_actions)
         m.addSeparator()
         m.addActions([self.act_confirm_l4, self.act_clear_level])
+        mb.addMenu(self.study.menu)
         m = mb.addMenu("&Help")
         m.addActions([self.act_shortcuts, self.act_about])
 
         tb = QToolBar("Main", self)
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
+        tb.addAction(self.study.act_open_study)
         tb.addAction(self.act_open)
         tb.addAction(self.act_open_folder)
         tb.addSeparator()
@@ -291,7 +309,15 @@ class MainWindow(QMainWindow):
 
     # --- opening scans -------------------------------------------------------------------------------------
 
+    def _refuse_in_study(self) -> bool:
+        if not self.study.active:
+            return False
+        self.statusBar().showMessage("Close the study (File > Close study) before opening other scans.", 6000)
+        return True
+
     def choose_file(self) -> None:
+        if self._refuse_in_study():
+            return
         path, _ = QFileDialog.getOpenFileName(
             self, "Open a CT scan", self.settings.last_directory(), SCAN_FILE_FILTER
         )
@@ -299,11 +325,15 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def choose_folder(self) -> None:
+        if self._refuse_in_study():
+            return
         path = QFileDialog.getExistingDirectory(self, "Open a DICOM folder", self.settings.last_directory())
         if path:
             self.open_path(path)
 
     def open_path(self, path: str | Path, *, slice_index: int | None = None) -> None:
+        if self._refuse_in_study():
+            return
         self.settings.set_last_directory(str(Path(path).parent))
         self.controller.open_path(path, slice_index=slice_index)
 
@@ -364,7 +394,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         if volume is None:
             sv.clear()
-            sv.set_message("Open a CT scan: File > Open (Ctrl+O), or drop a folder here")
+            sv.set_message("Open a study (File > Open study…) or a CT scan (File > Open, Ctrl+O)")
             self.setWindowTitle(APP_TITLE)
             for loc in (self.coronal, self.sagittal):
                 loc.set_volume(None)
@@ -488,6 +518,7 @@ class MainWindow(QMainWindow):
     # --- lifetime ------------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.study.close_study()  # writes the pending reading time and releases the study file
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.controller.shutdown()

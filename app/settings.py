@@ -1,7 +1,8 @@
 """The workstation's persistent preferences (a thin wrapper over ``QSettings``).
 
 Stored: keyboard shortcuts (only those the user changed), the custom HU window, the last folder opened,
-and the window's geometry and dock layout. Tests point ``QSettings`` at a temporary INI file.
+the window's geometry and dock layout, recent study files and the last reader of each study. Tests point
+``QSettings`` at a temporary INI file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from ssc_core.constants import CUSTOM_WINDOW_NAME, LUNG_WINDOW, HUWindow
 
 ORGANIZATION = "SSc Workstation"
 APPLICATION = "ssc-workstation"
+#: Study files remembered in File > Open study.
+RECENT_STUDIES = 8
 
 
 class Settings:
@@ -87,3 +90,27 @@ class Settings:
     def set_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
         self._qs.setValue("layout/geometry", geometry)
         self._qs.setValue("layout/state", state)
+
+    # --- studies -----------------------------------------------------------------------------------------
+
+    def recent_studies(self) -> list[str]:
+        """Study files opened before, most recent first (only those that still exist)."""
+        from pathlib import Path
+
+        value = self._qs.value("studies/recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [str(p) for p in items if p and Path(str(p)).is_file()]
+
+    def add_recent_study(self, path: str) -> None:
+        from pathlib import Path
+
+        text = str(Path(path).resolve())
+        items = [text] + [p for p in self.recent_studies() if p != text]
+        self._qs.setValue("studies/recent", items[:RECENT_STUDIES])
+
+    def last_reader(self, study_uid: str) -> str:
+        """The reader who last worked in the study with this uid (pre-selected next time)."""
+        return str(self._qs.value(f"studies/reader/{study_uid}", ""))
+
+    def set_last_reader(self, study_uid: str, name: str) -> None:
+        self._qs.setValue(f"studies/reader/{study_uid}", name)

@@ -66,6 +66,11 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     *_level_specs(),
     ShortcutSpec("level.confirm_l4", "C", "Confirm the proposed L4 (midpoint of L3 and L5)", "Levels"),
     ShortcutSpec("level.clear", "Delete;Backspace", "Remove the selected level", "Levels"),
+    ShortcutSpec("study.score", "Return;Enter", "Type the scores of the current level", "Reading"),
+    ShortcutSpec("study.submit", "Ctrl+Return;Ctrl+Enter", "Submit the case (asks first)", "Reading"),
+    ShortcutSpec("study.next_case", "Ctrl+PgDown", "Next case on the worklist", "Reading"),
+    ShortcutSpec("study.prev_case", "Ctrl+PgUp", "Previous case on the worklist", "Reading"),
+    ShortcutSpec("heatmap.toggle", "H", "Show or hide the heat map (rating sessions)", "Reading"),
     ShortcutSpec("file.open", "Ctrl+O", "Open a scan file", "File"),
     ShortcutSpec("file.open_folder", "Ctrl+Shift+O", "Open a DICOM folder", "File"),
     ShortcutSpec("load.cancel", "Esc", "Cancel loading", "File"),
@@ -194,6 +199,12 @@ class ShortcutDispatcher(QObject):
         #: Actions that may fire on auto-repeat (holding a key scrolls).
         self.repeatable: set[str] = set()
         self.enabled = True
+        #: Keys of a mode (heat-map rating: 1-5 rate), matched before the configured bindings.
+        self._mode_keys: dict[Chord, Callable[[], None]] = {}
+
+    def set_mode_keys(self, keys: dict[Chord, Callable[[], None]]) -> None:
+        """Keys that take precedence while a mode is active (empty dict: no mode)."""
+        self._mode_keys = dict(keys)
 
     def install(self) -> None:
         QApplication.instance().installEventFilter(self)
@@ -223,6 +234,13 @@ class ShortcutDispatcher(QObject):
                 return action
         return None
 
+    def _mode_handler(self, event: QKeyEvent) -> Callable[[], None] | None:
+        if not self._mode_keys:
+            return None
+        key = int(event.key())
+        mods = (event.modifiers() & _MODIFIER_MASK).value
+        return self._mode_keys.get((key, mods))
+
     def trigger(self, action: str) -> bool:
         handler = self._handlers.get(action)
         if handler is None:
@@ -239,6 +257,12 @@ class ShortcutDispatcher(QObject):
         focus = QApplication.focusWidget()
         if _is_text_entry(focus) or _is_text_entry(obj):
             return False
+        mode = self._mode_handler(event)  # type: ignore[arg-type]
+        if mode is not None:
+            event.accept()
+            if etype == QEvent.Type.KeyPress and not event.isAutoRepeat():  # type: ignore[attr-defined]
+                mode()
+            return True
         action = self.action_for(event)  # type: ignore[arg-type]
         if action is None or action not in self._handlers:
             return False

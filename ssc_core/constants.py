@@ -213,6 +213,34 @@ DEMO_COHORT_PATIENTS = 3
 DEMO_COHORT_SEED = 2024
 DEMO_SLICE_SPACING_MM = 2.5
 
+# Demo study (ssc_core/study/demo.py): a few phantom patients read as a small reader study.
+#: Patients of the demo study: with four, the mixed cohort has one healthy patient and one each of mild,
+#: moderate and severe disease.
+DEMO_STUDY_PATIENTS = 4
+#: Bumped whenever the demo study's content changes, so that an older one in the user data folder is rebuilt.
+DEMO_STUDY_VERSION = 1
+DEMO_STUDY_NAME = "Demo study (synthetic phantoms)"
+DEMO_ADMIN_NAME = "Study admin"
+DEMO_READER_NAME = "Demo reader"
+#: Who records the consensus imported from the phantoms' ground truth.
+DEMO_CONSENSUS_READER_NAME = "Expert consensus"
+DEMO_CONSENSUS_SESSION = "GT"
+DEMO_OBSERVER_SESSION = "T1"
+DEMO_REPEAT_SESSION = "T2"
+DEMO_RATING_SESSION = "HM"
+#: Fixed order seed of the demo sessions (the worklist order is then the same on every machine).
+DEMO_ORDER_SEED = 20240
+
+# Reading in the workstation.
+#: The reader counts as idle (time on case and level stops) after this long without keyboard or mouse input.
+READER_IDLE_TIMEOUT_S = 60.0
+#: Accumulated reading time is written to the study at least this often (s), and on every case change.
+TIME_FLUSH_INTERVAL_S = 30.0
+#: Shortest time worth a write (s); shorter remainders are kept for the next flush.
+MIN_TIME_REPORT_S = 0.5
+#: Opacity of a heat map drawn over the CT in rating sessions.
+HEATMAP_OPACITY = 0.65
+
 # Classical lung mask (the paper's authors: threshold about -140 HU on the body, fill, keep the two largest
 # air components that do not touch the image border, morphological clean-up).
 #: Pixels below this are air-like (lung, airways, outside air); fat and soft tissue lie above it.

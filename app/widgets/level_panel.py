@@ -55,11 +55,15 @@ class LevelTableModel(QAbstractTableModel):
         return LEVELS[row]
 
     def status_text(self, level: Level) -> str:
+        if self._c.unsaved_level(level) is not None:
+            return "NOT SAVED"
         state = self._c.level_state(level)
         if state == LevelState.PLACED and self._c.violations_for(level):
             return "placed: check order"
         if state == LevelState.PROPOSED:
             return "proposed: C to confirm"
+        if state == LevelState.PLACED:
+            return self._c.placed_label
         return state.value
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -80,13 +84,16 @@ class LevelTableModel(QAbstractTableModel):
             if col == 2:
                 return "" if placement is None else f"{placement.world_z:.1f}"
             return self.status_text(level)
+        unsaved = self._c.unsaved_level(level)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"{level.label}: {level.definition}"
             if problems:
                 tip += "\n" + "\n".join(p.message for p in problems)
+            if unsaved:
+                tip += f"\nNot saved: {unsaved}"
             return tip
         if role == Qt.ItemDataRole.ForegroundRole:
-            if problems:
+            if problems or unsaved:
                 return QBrush(VIOLATION_COLOR)
             if state == LevelState.PROPOSED:
                 return QBrush(PROPOSED_COLOR)
@@ -195,12 +202,14 @@ class LevelPanel(QWidget):
         else:
             self.table.clearSelection()
             self.definition.setText("Keys 1–5 go to a level; Shift+1–5 set it at the current slice.")
-        problems = c.violations()
-        self.problems.setText("\n".join(f"⚠ {p.message}" for p in problems))
-        self.problems.setVisible(bool(problems))
-        self.set_button.setEnabled(has_volume)
-        self.confirm_button.setEnabled(c.l4_proposal() is not None)
-        self.clear_button.setEnabled(current is not None and c.placement(current) is not None)
+        lines = [f"⚠ {p.message}" for p in c.violations()]
+        lines += [f"⚠ {lv.label} not saved: {why}" for lv in LEVELS if (why := c.unsaved_level(lv))]
+        self.problems.setText("\n".join(lines))
+        self.problems.setVisible(bool(lines))
+        editable = has_volume and c.levels_locked is None
+        self.set_button.setEnabled(editable)
+        self.confirm_button.setEnabled(editable and c.l4_proposal() is not None)
+        self.clear_button.setEnabled(editable and current is not None and c.placement(current) is not None)
 
     @property
     def problem_text(self) -> str:

@@ -5,9 +5,10 @@ Usage::
     QT_QPA_PLATFORM=offscreen python docs/scripts/make_viewer_levels_screenshot.py [--out docs/images]
 
 The plain screenshots come from ``ssc-workstation ... --screenshot``; this one needs levels placed, which
-the command line does not do. It opens the demo cohort (generating it on first use, as ``--demo`` does),
-places L1, L3 and L5 on the phantom's true slices and L2 below L3 on purpose, so that the picture shows
-an order violation next to the L4 proposal.
+the command line does not do. It opens the scan of the demo study's patient with the most disease in the
+plain viewer (building the demo study on first use, as ``--demo`` does), places L1, L3 and L5 on the
+phantom's true slices and L2 below L3 on purpose, so that the picture shows an order violation next to the
+L4 proposal.
 """
 
 from __future__ import annotations
@@ -30,19 +31,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from app.demo import demo_patients, demo_root, first_patient, generate_demo
     from app.main_window import MainWindow, isolated_settings
+    from app.study_actions import demo_root
     from ssc_core.constants import Level
+    from ssc_core.study.demo import ensure_demo_study
 
     app = QApplication.instance() or QApplication([])
-    root = demo_root()
-    patients = demo_patients(root) or generate_demo(root)
-    patient = first_patient(patients)
-    record = next(
-        r
-        for r in json.loads((root / "cohort.json").read_text())["patients"]
-        if r["PatID"] == patient.pseudonym
-    )
+    demo = ensure_demo_study(demo_root())
+    records = json.loads((demo.scans_dir / "cohort.json").read_text())["patients"]
+
+    def extent(r: dict) -> float:
+        return sum(v["scores"]["TOT"] for v in r["levels"].values()) / len(r["levels"])
+
+    record = max(records, key=extent)
     truth = {Level.parse(name): v["slice"] for name, v in record["levels"].items()}
 
     settings = isolated_settings(str(args.out / ".viewer-levels-settings.ini"))
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     done: list[object] = []
     c.volumeChanged.connect(done.append)
     c.loadFailed.connect(done.append)
-    win.open_path(patient.path)
+    win.open_path(demo.scans_dir / record["path"])
     while not done:
         app.processEvents()
     if isinstance(done[0], BaseException):

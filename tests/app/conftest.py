@@ -50,3 +50,21 @@ def _no_mouse_rate_limit():
     pg.setConfigOptions(mouseRateLimit=-1)
     yield
     pg.setConfigOptions(mouseRateLimit=old)
+
+
+@pytest.fixture(scope="session")
+def demo_study(tmp_path_factory):
+    """A small demo study (two 128 x 128 phantom patients), built once per test run."""
+    from ssc_core.study.demo import ensure_demo_study
+
+    return ensure_demo_study(tmp_path_factory.mktemp("demo") / "demo", n_patients=2, matrix=128)
+
+
+@pytest.fixture
+def study_file(demo_study, tmp_path):
+    """A private copy of the demo study file (its scans are shared, read-only)."""
+    import shutil
+
+    dst = tmp_path / "study.sscstudy"
+    shutil.copyfile(demo_study.study_path, dst)
+    return dst

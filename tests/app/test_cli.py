@@ -76,17 +76,43 @@ def test_parser_rejects_two_sources():
         build_parser().parse_args(["--open", "x", "--demo"])
 
 
-def test_demo_reuses_the_cohort_in_the_user_data_directory(tmp_path, monkeypatch):
-    from app.demo import demo_patients, demo_root, generate_demo
+def test_demo_study_in_the_user_data_directory_is_reused(tmp_path, monkeypatch):
+    from app.study_actions import demo_root
+    from ssc_core.study.demo import DEMO_MANIFEST, ensure_demo_study
 
     data_home = tmp_path / "data"
     monkeypatch.setenv("XDG_DATA_HOME", str(data_home))  # where platformdirs puts user data on Linux
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     root = demo_root()
     assert data_home in root.parents
-    generate_demo(root, n_patients=1, matrix=128)  # small, so that the test is quick
+    ensure_demo_study(root, n_patients=1, matrix=96)  # small, so that the test is quick
+    stamp = (root / DEMO_MANIFEST).stat().st_mtime_ns
     png = tmp_path / "demo.png"
     out = run_app("--demo", "--screenshot", str(png))
     assert out.returncode == 0, out.stderr
     assert image_array(png).std() > 20
-    assert not list(data_home.rglob("*.partial"))
-    assert len(demo_patients(root)) == 1  # reused, not generated again (that would make three)
+    assert (root / DEMO_MANIFEST).stat().st_mtime_ns == stamp  # reused, not built again
+
+
+def test_screenshot_of_a_study_case_at_a_level(demo_study, study_file, tmp_path):
+    png = tmp_path / "case.png"
+    args = ("--study", str(study_file), "--reader", "Demo reader", "--session", "T1", "--case", "2")
+    out = run_app(*args, "--level", "L3", "--screenshot", str(png))
+    assert out.returncode == 0, out.stderr
+    pixels = image_array(png)
+    assert pixels.shape == (900, 1440)
+    assert pixels.std() > 20
+    bad = run_app(
+        "--study", str(study_file), "--reader", "Nobody", "--session", "T1", "--screenshot", str(png)
+    )
+    assert bad.returncode == 2
+    assert "There is no reader named 'Nobody'" in bad.stderr
+
+
+def test_reading_options_need_a_study():
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--open", "x", "--study", "y"])
+    from app.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--reader", "A", "--session", "T1"])

@@ -1,4 +1,4 @@
-"""The viewer on the project's synthetic chest phantom: reading it, marking its levels, the demo cohort."""
+"""The viewer on the project's synthetic chest phantom: reading it and marking its levels at their truth."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QPushButton
 
-from app.demo import MANIFEST, DemoOpener, demo_patients, demo_root
 from ssc_core.constants import Level
 from ssc_core.imaging.phantom import generate_phantom
 
 pytestmark = pytest.mark.gui
-
-DEMO_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -56,36 +52,3 @@ def test_mark_the_phantom_levels_at_their_true_slices(window, phantom):
     QTest.keyClick(window, Qt.Key.Key_1)
     assert c.slice_index == truth[Level.L1]
     np.testing.assert_array_equal(window.slice_view.image.image, phantom.volume.hu[truth[Level.L1]])
-
-
-def test_demo_is_generated_once_then_reused(qtbot, window, tmp_path):
-    opener = DemoOpener(window, base=tmp_path, n_patients=1, matrix=128)
-    with qtbot.waitSignal(window.controller.volumeChanged, timeout=DEMO_TIMEOUT_MS):
-        opener.start()
-        assert opener.dialog is not None
-        assert opener.dialog.isVisible()
-    root = demo_root(tmp_path)
-    assert (root / MANIFEST).is_file()
-    assert not root.with_name(root.name + ".partial").exists()
-    patients = demo_patients(root)
-    assert patients is not None
-    assert len(patients) == 1
-    volume = window.controller.volume
-    assert volume is not None
-    assert volume.shape[1:] == (128, 128)
-    assert patients[0].pseudonym not in window.windowTitle()  # not even the pseudonym is shown
-    again = DemoOpener(window, base=tmp_path, n_patients=1, matrix=128)
-    with qtbot.waitSignal(window.controller.volumeChanged, timeout=DEMO_TIMEOUT_MS):
-        again.start()
-    assert again.dialog is None  # opened at once, nothing generated
-
-
-def test_cancelled_demo_leaves_nothing_behind(qtbot, window, tmp_path):
-    opener = DemoOpener(window, base=tmp_path, n_patients=2, matrix=128)
-    with qtbot.waitSignal(window.controller.loadCancelled, timeout=DEMO_TIMEOUT_MS):
-        opener.start()
-        opener.dialog.findChild(QPushButton).click()
-    root = demo_root(tmp_path)
-    assert not root.exists()
-    assert not root.with_name(root.name + ".partial").exists()
-    assert window.controller.volume is None
