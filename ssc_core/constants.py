@@ -119,11 +119,18 @@ class HUWindow:
 LUNG_WINDOW = HUWindow("Lung", 1500.0, -600.0)
 MEDIASTINUM_WINDOW = HUWindow("Mediastinum", 350.0, 40.0)
 WINDOW_PRESETS: tuple[HUWindow, ...] = (LUNG_WINDOW, MEDIASTINUM_WINDOW)
+#: Name of the reader's own window (set by right-drag or typed); it is not a fixed preset.
+CUSTOM_WINDOW_NAME = "Custom"
+#: Bounds of an interactively set window (HU): a width under 1 HU is meaningless, and levels beyond the
+#: plausible stored range show nothing.
+WINDOW_WIDTH_LIMITS = (1.0, 8000.0)
+WINDOW_LEVEL_LIMITS = (-2000.0, 4000.0)
 
 # Hounsfield reference values.
 AIR_HU = -1000
 WATER_HU = 0
-#: Values at or below this are padding/outside-the-scan-circle and are replaced by air on load.
+#: Values strictly below this are padding/outside-the-scan-circle and are replaced by air on load
+#: (-1024 itself is a real measurement at the bottom of the CT range).
 PADDING_FLOOR_HU = -1024
 #: Plausible stored HU range of a CT after rescale; outside it a volume is refused as implausible.
 PLAUSIBLE_HU_RANGE = (-3100, 32767)
@@ -201,6 +208,39 @@ CONSENSUS_DISAGREEMENT_MM = 10.0
 #: Longest time one timing report may add to a case or level (s); longer is a stuck clock, not reading.
 MAX_TIME_INCREMENT_S = 4 * 3600.0
 
+# Demo content: a small synthetic phantom cohort generated on first use into the user data directory.
+DEMO_COHORT_PATIENTS = 3
+DEMO_COHORT_SEED = 2024
+DEMO_SLICE_SPACING_MM = 2.5
+
+# Demo study (ssc_core/study/demo.py): a few phantom patients read as a small reader study.
+#: Patients of the demo study: with four, the mixed cohort has one healthy patient and one each of mild,
+#: moderate and severe disease.
+DEMO_STUDY_PATIENTS = 4
+#: Bumped whenever the demo study's content changes, so that an older one in the user data folder is rebuilt.
+DEMO_STUDY_VERSION = 1
+DEMO_STUDY_NAME = "Demo study (synthetic phantoms)"
+DEMO_ADMIN_NAME = "Study admin"
+DEMO_READER_NAME = "Demo reader"
+#: Who records the consensus imported from the phantoms' ground truth.
+DEMO_CONSENSUS_READER_NAME = "Expert consensus"
+DEMO_CONSENSUS_SESSION = "GT"
+DEMO_OBSERVER_SESSION = "T1"
+DEMO_REPEAT_SESSION = "T2"
+DEMO_RATING_SESSION = "HM"
+#: Fixed order seed of the demo sessions (the worklist order is then the same on every machine).
+DEMO_ORDER_SEED = 20240
+
+# Reading in the workstation.
+#: The reader counts as idle (time on case and level stops) after this long without keyboard or mouse input.
+READER_IDLE_TIMEOUT_S = 60.0
+#: Accumulated reading time is written to the study at least this often (s), and on every case change.
+TIME_FLUSH_INTERVAL_S = 30.0
+#: Shortest time worth a write (s); shorter remainders are kept for the next flush.
+MIN_TIME_REPORT_S = 0.5
+#: Opacity of a heat map drawn over the CT in rating sessions.
+HEATMAP_OPACITY = 0.65
+
 # Classical lung mask (the paper's authors: threshold about -140 HU on the body, fill, keep the two largest
 # air components that do not touch the image border, morphological clean-up).
 #: Pixels below this are air-like (lung, airways, outside air); fat and soft tissue lie above it.
@@ -211,6 +251,9 @@ LUNG_MASK_SECOND_MIN_RATIO = 0.02
 LUNG_MASK_MIN_COMPONENT_MM2 = 100.0
 #: Radius (mm) of the closing that takes vessels and juxtapleural dense disease at the edge into the mask.
 LUNG_MASK_CLOSING_MM = 3.0
+#: Holes inside the lung mask up to this area (mm^2) are filled (vessels, lesions); larger enclosed regions
+#: are the mediastinum between two lungs that touch, and stay out.
+LUNG_MASK_MAX_HOLE_MM2 = 1500.0
 #: Volume mode: 3-D air components below this share of the largest are dropped (gas in the stomach/bowel).
 LUNG_MASK_MIN_3D_RATIO = 0.05
 #: Pixel spacing (mm) assumed when a slice is given without one (a typical chest CT reconstruction).

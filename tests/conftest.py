@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Sleeping, not spinning, OpenMP threads (as ``import ssc_core`` sets): in case a test imports torch first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: ``../shared/data/real`` beside the checkout (override with SSC_REAL_DATA).
 REAL_DATA = Path(

@@ -7,7 +7,8 @@ names below are resolved lazily from their modules:
   (``ssc_core.ai.bundle``)
 * :class:`BundleSpec` and its parts (``ssc_core.ai.spec``)
 * :class:`CascadeRunner`, :class:`CascadeRequest`, :func:`run_cascade` (``ssc_core.ai.cascade``, torch)
-* :class:`CascadeResult`, :class:`LevelResult`, :class:`HeatmapResult` (``ssc_core.ai.results``)
+* :class:`CascadeResult`, :class:`LevelResult`, :class:`HeatmapResult`, :func:`store_fields`
+  (``ssc_core.ai.results``)
 
 Research software, not a medical device: every AI result carries ``ssc_core.RESEARCH_USE_NOTICE``.
 """
@@ -15,14 +16,9 @@ Research software, not a medical device: every AI result carries ``ssc_core.RESE
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
-# OpenMP threads that spin while waiting steal the CPU from everything else (the GUI thread, other
-# processes): on a busy 2-core machine a ConvNeXt forward pass measured 25 times slower with spinning
-# (libgomp's default) than with passive waiting. Set before torch loads its OpenMP runtime; an explicit
-# setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# (``import ssc_core`` sets OMP_WAIT_POLICY=PASSIVE before torch can load; see ssc_core/__init__.py.)
 
 _LAZY = {
     "Bundle": "ssc_core.ai.bundle",
@@ -43,6 +39,7 @@ _LAZY = {
     "LevelFinding": "ssc_core.ai.results",
     "SliceScores": "ssc_core.ai.results",
     "HeatmapResult": "ssc_core.ai.results",
+    "store_fields": "ssc_core.ai.results",
 }
 
 __all__ = sorted(_LAZY)

@@ -14,29 +14,23 @@ Exact shortcuts (same result up to float rounding, proven against a plain loop i
 
 * a position whose square holds no lung leaves every pixel uncovered, so it is skipped;
 * positions are batched;
-* **local recomputation** (ConvNeXt V1): up to its final global pooling the network has only local
-  operations (the 4x4 stride-4 stem conv and per-pixel LayerNorm2d; per block a depthwise k x k conv,
-  a per-pixel LayerNorm, MLP and layer scale plus the residual; per stage a per-pixel LayerNorm2d and a
-  2x2 stride-2 conv). A replaced square therefore changes each feature map only inside a window that grows
-  by the depthwise conv's reach (k // 2) per block and shrinks by the stride at each downsampling. The
-  features of the original slice are cached once; for each position only the window is recomputed, from a
-  crop of the cached input with the changed values pasted in (and the cached map zero-padded like the
-  conv's own padding at the image border), until the window covers the whole map; from there the batch
-  runs the remaining layers normally, then the head (global pool, LayerNorm, linear).
+* **local recomputation** (ConvNeXt V1, :mod:`ssc_core.ai.replacer`): a replaced square changes each
+  feature map only inside a window bounded by the receptive field, so only that window is recomputed,
+  from cached features of the original slice, until it covers the whole map.
 
 This module imports torch; it is imported only when heat maps are computed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ssc_core.ai.replacer import ConvNeXtReplacer
 from ssc_core.progress import CancelToken, Progress, check_cancel
 
 # --- geometry of the positions -----------------------------------------------------------------------
@@ -60,6 +54,14 @@ def lung_positions(mask: np.ndarray, patch: int, stride: int) -> list[tuple[int,
         if total > 0:
             out.append((y, x))
     return out
+
+
+def _morton(i: int, j: int) -> int:
+    """Z-order (Morton) code of a grid cell: interleaved bits of row and column."""
+    code = 0
+    for bit in range(16):
+        code |= ((i >> bit) & 1) << (2 * bit + 1) | ((j >> bit) & 1) << (2 * bit)
+    return code
 
 
 def tile_texture(texture: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -98,298 +100,13 @@ def derived_scores(values: np.ndarray, mask: np.ndarray, threshold: float) -> tu
     return tuple(100.0 * float(np.count_nonzero(m & (v < threshold))) / area for v in values)
 
 
-# --- the exact local recomputation ----------------------------------------------------------------------
-
-
-class _Unsupported(Exception):
-    """The network is not a ConvNeXt V1 this shortcut understands (the plain batched path is used)."""
-
-
-def _require(cond: bool, why: str) -> None:
-    if not cond:
-        raise _Unsupported(why)
-
-
-def _check_patchify(conv: nn.Module) -> int:
-    """Stride of a non-overlapping, unpadded conv (kernel == stride), or raise _Unsupported."""
-    _require(type(conv) is nn.Conv2d, "not a plain Conv2d")
-    k, s, p, d = conv.kernel_size, conv.stride, conv.padding, conv.dilation
-    _require(k[0] == k[1] == s[0] == s[1] and p == (0, 0) and d == (1, 1), "overlapping patchify conv")
-    return int(s[0])
-
-
-def _per_pixel(module: nn.Module) -> bool:
-    from timm.layers import LayerNorm, LayerNorm2d
-
-    return isinstance(module, (LayerNorm2d, LayerNorm))
-
-
-class _Op:
-    """One step of the network for the windowed recomputation."""
-
-    kind: str  # "down" (per-pixel norm + patchify conv) or "block"
-
-
-@dataclass
-class _Down(_Op):
-    module: nn.Module
-    stride: int
-    cache: torch.Tensor  # input map (C, H, W) of the original slice
-    kind: str = "down"
-
-
-@dataclass
-class _Block(_Op):
-    module: nn.Module
-    margin: int
-    cache: torch.Tensor  # input map (C, H + 2m, W + 2m), zero-padded like the conv
-    kind: str = "block"
-
-
-class ConvNeXtReplacer:
-    """Scores of replaced images for a batch of positions; exact, recomputing only what changes.
-
-    Built once per slice: runs the original image through the network, caching the input of every block
-    and downsampling layer. :meth:`scores` then returns the network output for each replaced image. With
-    ``shortcut=False`` (or a network the shortcut does not understand) every replaced image runs through
-    the whole network, batched.
-    """
-
-    def __init__(
-        self,
-        net: nn.Module,
-        image: torch.Tensor,
-        mask: torch.Tensor,
-        texture: torch.Tensor,
-        *,
-        patch: int,
-        blur: int,
-        shortcut: bool = True,
-    ) -> None:
-        self.net = net
-        self.image = image  # (H, W) float32 in network space
-        self.mask = mask  # (H, W) bool
-        self.texture = texture  # (H, W) float32, tiled, network space
-        self.patch = patch
-        self.blur = blur
-        self.device = image.device
-        self._box = torch.full((1, 1, blur, blur), 1.0 / (blur * blur), device=self.device)
-        self.unsupported_reason = ""
-        self._ops: list[_Op] = []
-        with torch.inference_mode():
-            if shortcut:
-                try:
-                    self.base = self._prepare()
-                    self.shortcut = True
-                    return
-                except _Unsupported as exc:
-                    self.unsupported_reason = str(exc)
-                    self._ops = []
-            self.shortcut = False
-            self.base = net(image[None, None])[0]
-
-    # --- caching the original forward -------------------------------------------------------------
-
-    def _prepare(self) -> torch.Tensor:
-        net = self.net
-        from timm.models.convnext import ConvNeXt, ConvNeXtBlock
-
-        _require(isinstance(net, ConvNeXt), "not a timm ConvNeXt")
-        h, w = self.image.shape
-        _require(h % 32 == 0 and w % 32 == 0, "image size not a multiple of 32")
-        _require(len(net.stem) == 2 and _per_pixel(net.stem[1]), "stem is not conv + LayerNorm")
-        self.stem_stride = _check_patchify(net.stem[0])
-        x = net.stem(self.image[None, None])
-        for stage in net.stages:
-            _require(not getattr(stage, "grad_checkpointing", False), "gradient checkpointing")
-            ds = stage.downsample
-            if not isinstance(ds, nn.Identity):
-                _require(isinstance(ds, nn.Sequential) and len(ds) == 2 and _per_pixel(ds[0]), "downsample")
-                self._ops.append(_Down(ds, _check_patchify(ds[1]), x[0]))
-                x = ds(x)
-            for block in stage.blocks:
-                _require(isinstance(block, ConvNeXtBlock), "unknown block")
-                conv = block.conv_dw
-                _require(type(conv) is nn.Conv2d and conv.stride == (1, 1), "depthwise conv")
-                k, d, p = conv.kernel_size[0], conv.dilation[0], conv.padding
-                _require(
-                    conv.kernel_size[0] == conv.kernel_size[1] and conv.dilation[0] == conv.dilation[1],
-                    "conv",
-                )
-                margin = d * (k - 1) // 2
-                _require(p == (margin, margin) and (k - 1) % 2 == 0, "conv padding")
-                _require(
-                    isinstance(block.shortcut, nn.Identity) and isinstance(block.drop_path, nn.Identity),
-                    "block",
-                )
-                mlp_name = type(block.mlp).__name__
-                _require(mlp_name == "Mlp", f"{mlp_name} (a global layer such as ConvNeXt V2's GRN)")
-                self._ops.append(_Block(block, margin, F.pad(x[0], (margin,) * 4)))
-                x = block(x)
-        self.final = x[0]
-        return net.forward_head(net.norm_pre(x))[0]
-
-    # --- windowed block -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _block_valid(block: nn.Module, x: torch.Tensor, margin: int) -> torch.Tensor:
-        """A ConvNeXt block on a crop with ``margin`` context on each side; returns the interior only.
-
-        The same computation as ``ConvNeXtBlock.forward`` with the depthwise conv unpadded.
-        """
-        conv = block.conv_dw
-        y = F.conv2d(x, conv.weight, conv.bias, 1, 0, conv.dilation, conv.groups)
-        if block.use_conv_mlp:
-            y = block.mlp(block.norm(y))
-        else:
-            y = block.mlp(block.norm(y.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
-        if block.gamma is not None:
-            y = y.mul(block.gamma.reshape(1, -1, 1, 1))
-        return y + x[:, :, margin:-margin, margin:-margin] if margin else y + x
-
-    @staticmethod
-    def _gather(cache: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """Crops (B, C, h, w) of ``cache`` (C, H, W) at per-item top-left corners (ys, xs)."""
-        if cache.device.type == "cpu":
-            # Plain slicing and one stack: memcpy speed on a CPU (advanced indexing is several times slower).
-            return torch.stack(
-                [cache[:, y : y + h, x : x + w] for y, x in zip(ys.tolist(), xs.tolist())], dim=0
-            )
-        rows = (ys[:, None] + torch.arange(h, device=cache.device))[:, :, None]
-        cols = (xs[:, None] + torch.arange(w, device=cache.device))[:, None, :]
-        return cache[:, rows, cols].permute(1, 0, 2, 3).contiguous()
-
-    @staticmethod
-    def _paste(target: torch.Tensor, values: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> None:
-        """Write ``values`` (B, C, h, w) into ``target`` (B, C, H, W) at per-item offsets (ys, xs)."""
-        b, _, h, w = values.shape
-        if target.device.type == "cpu":
-            for i, (y, x) in enumerate(zip(ys.tolist(), xs.tolist())):
-                target[i, :, y : y + h, x : x + w] = values[i]
-            return
-        # On a GPU one indexed write replaces B small copies (kernel launches dominate there).
-        dev = target.device
-        bi = torch.arange(b, device=dev)[:, None, None]
-        rows = (ys[:, None] + torch.arange(h, device=dev))[:, :, None]
-        cols = (xs[:, None] + torch.arange(w, device=dev))[:, None, :]
-        target.permute(0, 2, 3, 1)[bi, rows, cols] = values.permute(0, 2, 3, 1)
-
-    # --- the replaced images ----------------------------------------------------------------------------
-
-    def _weights(
-        self, top: torch.Tensor, left: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, h: int, w: int
-    ):
-        """Blend weights (B, 1, h, w) on crops at (top, left) for squares at (y0, x0): box-blurred M."""
-        dev = self.device
-        rows = top[:, None] + torch.arange(h, device=dev)
-        cols = left[:, None] + torch.arange(w, device=dev)
-        in_y = (rows >= y0[:, None]) & (rows < y0[:, None] + self.patch)
-        in_x = (cols >= x0[:, None]) & (cols < x0[:, None] + self.patch)
-        lung = self.mask[rows[:, :, None], cols[:, None, :]]
-        m = (lung & in_y[:, :, None] & in_x[:, None, :]).to(torch.float32)[:, None]
-        r = self.blur // 2
-        return F.conv2d(m, self._box, padding=r)
-
-    def replaced_images(self, positions: Sequence[tuple[int, int]]) -> torch.Tensor:
-        """The full replaced images (B, 1, H, W) (the plain path, and a check for the tests)."""
-        h, w = self.image.shape
-        zeros = torch.zeros(len(positions), dtype=torch.long, device=self.device)
-        y0 = torch.tensor([p[0] for p in positions], device=self.device)
-        x0 = torch.tensor([p[1] for p in positions], device=self.device)
-        wts = self._weights(zeros, zeros, y0, x0, h, w)
-        img = self.image[None, None]
-        return img + wts * (self.texture[None, None] - img)
-
-    def scores(self, positions: Sequence[tuple[int, int]]) -> torch.Tensor:
-        """Network output (B, n_outputs) for the image replaced at each position."""
-        with torch.inference_mode():
-            if not self.shortcut:
-                return self.net(self.replaced_images(positions))
-            return self._scores_windowed(positions)
-
-    def _scores_windowed(self, positions: Sequence[tuple[int, int]]) -> torch.Tensor:
-        dev = self.device
-        h_img, w_img = self.image.shape
-        y0 = torch.tensor([p[0] for p in positions], device=dev)
-        x0 = torch.tensor([p[1] for p in positions], device=dev)
-        r = self.blur // 2
-        s = self.stem_stride
-        hc, wc = h_img // s, w_img // s
-
-        # Stem: the stem cells whose 4x4 pixels the replacement touches (square grown by the blur).
-        def cells(lo: torch.Tensor, size: int, limit_px: int, limit_cells: int) -> tuple[torch.Tensor, int]:
-            a = (lo - r).clamp(min=0) // s
-            b = -((-(lo + size + r).clamp(max=limit_px)) // s)  # ceil division
-            n = int((b - a).max())
-            return a.clamp(max=limit_cells - n), n
-
-        top, nh = cells(y0, self.patch, h_img, hc)
-        left, nw = cells(x0, self.patch, w_img, wc)
-        ph, pw = nh * s, nw * s
-        img = self._gather(self.image[None], top * s, left * s, ph, pw)
-        tex = self._gather(self.texture[None], top * s, left * s, ph, pw)
-        wts = self._weights(top * s, left * s, y0, x0, ph, pw)
-        v = self.net.stem(img + wts * (tex - img))
-        full = nh == hc and nw == wc
-
-        for op in self._ops:
-            if full:
-                v = op.module(v)
-                continue
-            if isinstance(op, _Down):
-                st = op.stride
-                _, hm, wm = op.cache.shape
-                ho, wo = hm // st, wm // st
-
-                ntop, nh2 = _down_window(top, nh, ho, st)
-                nleft, nw2 = _down_window(left, nw, wo, st)
-                crop = self._gather(op.cache, ntop * st, nleft * st, nh2 * st, nw2 * st)
-                self._paste(crop, v, top - ntop * st, left - nleft * st)
-                v = op.module(crop)
-                top, left, nh, nw = ntop, nleft, nh2, nw2
-                full = nh == ho and nw == wo
-            else:
-                assert isinstance(op, _Block)
-                m = op.margin
-                _c, hp, wp = op.cache.shape
-                hm, wm = hp - 2 * m, wp - 2 * m
-                nh2, nw2 = min(nh + 2 * m, hm), min(nw + 2 * m, wm)
-                ntop = (top - m).clamp(min=0, max=hm - nh2)
-                nleft = (left - m).clamp(min=0, max=wm - nw2)
-                if nh2 == hm and nw2 == wm:
-                    # The window now covers the whole map: paste into the cached input and run natively.
-                    x = op.cache[:, m : m + hm, m : m + wm].expand(len(positions), -1, -1, -1).clone()
-                    self._paste(x, v, top, left)
-                    v = op.module(x)
-                    full = True
-                    continue
-                # Crop of the padded cache covering the new window plus the conv's reach, changes pasted.
-                crop = self._gather(op.cache, ntop, nleft, nh2 + 2 * m, nw2 + 2 * m)
-                self._paste(crop, v, top - ntop + m, left - nleft + m)
-                v = self._block_valid(op.module, crop, m)
-                top, left, nh, nw = ntop, nleft, nh2, nw2
-
-        if not full:
-            x = self.final.expand(len(positions), -1, -1, -1).clone()
-            self._paste(x, v, top, left)
-            v = x
-        return self.net.forward_head(self.net.norm_pre(v))
-
-
-def _down_window(lo: torch.Tensor, n: int, limit: int, stride: int) -> tuple[torch.Tensor, int]:
-    """Output cells of a stride-``stride`` patchify layer touched by input rows [lo, lo + n): the
-    per-item first cell (clamped so the shared size fits) and the shared size."""
-    a = lo // stride
-    b = -((-(lo + n)) // stride)  # ceil division
-    m = int((b - a).max())
-    return a.clamp(max=limit - m), m
-
-
 # --- the heat map ------------------------------------------------------------------------------------
 
 
-def default_batch_size(device: torch.device, n_outputs_channels: int = 768) -> int:
-    """Positions per batch: small on a CPU (cancel stays prompt), larger on a GPU (bounded by memory)."""
+def default_batch_size(device: torch.device) -> int:
+    """Positions per batch: 4 on a CPU (as fast per position as larger batches for ConvNeXt-Atto at
+    512 px, with tighter shared windows and batches of a fraction of a second, so cancel stays prompt);
+    on a GPU as many as memory allows, up to 128."""
     if device.type == "cuda":
         try:
             free, _ = torch.cuda.mem_get_info(device)
@@ -397,7 +114,7 @@ def default_batch_size(device: torch.device, n_outputs_channels: int = 768) -> i
             return 32
         # About 8 MB per position for ConvNeXt-Tiny at 512 (stage-2 MLP activations), with headroom.
         return int(max(8, min(128, free // (4 * 8 * 2**20))))
-    return 16
+    return 4
 
 
 class HeatmapJob:
@@ -442,7 +159,11 @@ class HeatmapJob:
         self.shape = image.shape
         self.patch, self.stride, self.blur = patch, stride, blur
         self.mask = mask
-        self.positions = lung_positions(mask, patch, stride)
+        # Z-order keeps each batch a compact 2-D group of neighbours: their windows have similar extents,
+        # so the batch's shared window (the largest) stays small near the image edges.
+        self.positions = sorted(
+            lung_positions(mask, patch, stride), key=lambda p: _morton(p[0] // stride, p[1] // stride)
+        )
         self.positions_total = len(patch_positions(image.shape, patch, stride))
         self.batch_size = batch_size or default_batch_size(device)
         self.replacer = ConvNeXtReplacer(

@@ -18,7 +18,7 @@ The z direction always comes from world positions (:mod:`ssc_core.ai.geometry`),
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -107,9 +107,7 @@ def median_over_windows(
     return np.median(np.concatenate(preds, axis=0), axis=0)
 
 
-def _sequential_with_cancel(
-    net: nn.Module, cancel: CancelToken | None
-) -> Callable[[torch.Tensor], torch.Tensor]:
+def _sequential_with_cancel(net: Any, cancel: CancelToken | None) -> Callable[[torch.Tensor], torch.Tensor]:
     """Run the VGG layer by layer, checking ``cancel`` between layers (one window is seconds on a CPU)."""
 
     def run(x: torch.Tensor) -> torch.Tensor:

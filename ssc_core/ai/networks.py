@@ -100,8 +100,12 @@ class SliceEncoder1D(nn.Module):
         self.n_levels = n_levels
         layers: list[nn.Module] = []
         c = p.context
-        for width in p.widths:
-            layers += _conv_bn_relu(c, width, 2) + _conv_bn_relu(width, width, 1)
+        for i, width in enumerate(p.widths):
+            # Each stage halves the slice; all but the first (the costliest, at full resolution) add a
+            # second 3x3 convolution.
+            layers += _conv_bn_relu(c, width, 2)
+            if i > 0:
+                layers += _conv_bn_relu(width, width, 1)
             c = width
         self.encoder = nn.Sequential(*layers)
         # A 2x2 pooled grid keeps coarse left/right and front/back layout (the right dome, the arch).
@@ -156,6 +160,8 @@ def build_scorer_net(spec: ScorerSpec, *, pretrained: str | os.PathLike[str] | N
     """
     import timm
 
+    if not timm.is_model(spec.architecture):
+        raise BundleError(f"This version of timm has no model named '{spec.architecture}'.")
     net = timm.create_model(spec.architecture, in_chans=1, num_classes=len(spec.outputs), pretrained=False)
     if pretrained is not None:
         load_matching(net, pretrained)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import enum
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,9 +102,9 @@ class SliceScores:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SliceScores:
-        raw = [float(v) for v in obj["raw"]]
-        rounded = [int(v) for v in obj["rounded"]]
-        return cls(*raw, *rounded)
+        r_tot, r_gg, r_ret = (float(v) for v in obj["raw"])
+        tot, gg, ret = (int(v) for v in obj["rounded"])
+        return cls(r_tot, r_gg, r_ret, tot, gg, ret)
 
 
 @dataclass(frozen=True)
@@ -285,3 +286,50 @@ def decode_array(obj: dict[str, Any]) -> np.ndarray:
     if len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
         raise ValueError("array data do not match their shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def store_fields(result: CascadeResult, heatmaps: Sequence[HeatmapResult] = ()) -> dict[str, Any]:
+    """Keyword arguments of the study store's ``put_ai_result(case_id, bundle_hash, **fields)``.
+
+    ``levels``: world z and slice of the levels inside the scan; ``scores``: the display values (5 % grid,
+    consistent) of the scored levels; ``heatmaps``: each heat map's three patterns (0 where no
+    lung-cropped square covered the pixel); ``heatmap_slices``; ``details``: the whole cascade result as
+    JSON (raw scores, outside / no-lung flags, lung fractions, device, timing) and per heat map its
+    derived scores, threshold and base scores. Everything is keyed by the result's bundle hash in the
+    store, so a result is never mixed with another bundle's.
+    """
+    from ssc_core.constants import Pattern
+
+    levels = {
+        r.level: (r.finding.world_z, r.finding.slice_index)
+        for r in result.levels
+        if r.finding.world_z is not None and r.finding.inside
+    }
+    scores = {
+        r.level: {"TOT": float(r.scores.tot), "GG": float(r.scores.gg), "RET": float(r.scores.ret)}
+        for r in result.levels
+        if r.scores is not None
+    }
+    maps: dict[tuple[Level, Pattern], np.ndarray] = {}
+    slices: dict[Level, int] = {}
+    heat_details: dict[str, Any] = {}
+    for h in heatmaps:
+        if h.level is None:
+            continue
+        for i, pattern in enumerate((Pattern.TOT, Pattern.GG, Pattern.RET)):
+            maps[(h.level, pattern)] = h.values[i]
+        slices[h.level] = h.slice_index
+        heat_details[h.level.label] = {
+            "derived": list(h.derived),
+            "threshold": h.threshold,
+            "base_scores": list(h.base_scores),
+            "positions": h.positions,
+        }
+    details = {"cascade": result.to_json(), "heatmaps": heat_details}
+    return {
+        "levels": levels,
+        "scores": scores,
+        "details": details,
+        "heatmaps": maps,
+        "heatmap_slices": slices,
+    }

@@ -48,8 +48,10 @@ MAX_SPEC_BYTES = 1 << 20
 LEVEL_OUTPUTS: tuple[str, ...] = tuple(lv.label for lv in LEVELS)
 SCORE_OUTPUTS: tuple[str, ...] = tuple(p.value for p in PATTERNS)
 
-#: timm ConvNeXt V1 variants a scorer may use (V2 adds a global GRN layer, which breaks the exact
-#: heat-map shortcut, and is not offered).
+#: Scorer architectures: any timm ConvNeXt (V1 "convnext_*", V2 "convnextv2_*"). V1 is the paper's; V2 adds
+#: a global GRN layer, so its heat maps take whole forward passes (same result, slower).
+SCORER_ARCHITECTURE = re.compile(r"^convnext(v2)?_[a-z0-9_]+$")
+#: The ones the project names (the paper's tiny; small ones for CPU workstations).
 SCORER_ARCHITECTURES: tuple[str, ...] = (
     "convnext_atto",
     "convnext_femto",
@@ -127,6 +129,15 @@ class VGG3DParams:
             raise BundleError(f"{where}: pool_after names a conv layer that does not exist.")
         if not 0.0 <= self.dropout < 1.0:
             raise BundleError(f"{where}: dropout must lie in [0, 1).")
+        for name, size in (
+            ("window_slices", self.window_slices),
+            ("resampled y", self.resampled_shape[1]),
+            ("resampled x", self.resampled_shape[2]),
+        ):
+            for _ in self.pool_after:  # each MaxPool3d(3, 2) needs at least 3 voxels
+                if size < 3:
+                    raise BundleError(f"{where}: {name} is too small for {len(self.pool_after)} poolings.")
+                size = (size - 3) // 2 + 1
 
 
 @dataclass(frozen=True)
@@ -206,10 +217,10 @@ class ScorerSpec:
     weights: FileRef | None = None
 
     def validate(self, where: str = "scorer") -> None:
-        if self.architecture not in SCORER_ARCHITECTURES:
+        if not SCORER_ARCHITECTURE.match(self.architecture):
             raise BundleError(
-                f"{where}: unknown architecture '{self.architecture}' "
-                f"(known: {', '.join(SCORER_ARCHITECTURES)})."
+                f"{where}: unknown architecture '{self.architecture}': the scorer is a timm ConvNeXt "
+                f"(e.g. {', '.join(SCORER_ARCHITECTURES)})."
             )
         if self.input_size < 32 or self.input_size % 32 != 0:
             raise BundleError(
@@ -371,7 +382,7 @@ def _parse(tp: Any, obj: object, where: str) -> Any:
                     f"(known: {', '.join(LEVEL_FINDER_ARCHITECTURES)})."
                 )
             kwargs["params"] = _parse(params_type, obj.get("params", {}), f"{where}.params")
-        return tp(**kwargs)
+        return tp(**kwargs)  # type: ignore[operator]
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(obj, list):

@@ -108,6 +108,9 @@ def _ai_tables(
                     "level": int(row.level),
                     "z_mm": row.world_z,
                     "slice_index": row.slice_index,
+                    # A cached AI result is complete; without this the reader rows' column would leave
+                    # the AI's positions unfinished, and every comparison with them out.
+                    "finished": True,
                     "entered_at": row.created_at,
                 }
             )

@@ -40,6 +40,9 @@ class SeriesCandidate:
     source_format: str = "dicom"
     #: Warnings the headers already predict (duplicates, irregular spacing, gantry tilt, split series).
     warnings: tuple[str, ...] = ()
+    #: Which examination (study) of this listing the series belongs to: 1, 2, ... in listing order. Series
+    #: with the same number come from one study; a folder holding several patients gives several numbers.
+    study: int = 1
 
     @property
     def matrix(self) -> str:

@@ -13,6 +13,7 @@ Patient identifiers are not read here; :func:`read_identity` reads them once for
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,7 @@ class FrameRecord:
     n_frames: int
     sop_class: str
     series_uid: str
+    study_uid: str
     modality: str
     image_type: tuple[str, ...]
     description: str
@@ -134,8 +136,70 @@ class FrameRecord:
 # --- value helpers: a malformed value reads as None, never as an exception -----------------------------
 
 
+_TAGS: dict[str, int | None] = {}
+_BINARY_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i"}
+#: Binary VRs assumed for implicit-VR files (ambiguous US/SS values are read unsigned: padding values are
+#: compared by bit pattern anyway).
+_IMPLICIT_BINARY = {
+    "Rows": "US",
+    "Columns": "US",
+    "BitsAllocated": "US",
+    "BitsStored": "US",
+    "HighBit": "US",
+    "PixelRepresentation": "US",
+    "SamplesPerPixel": "US",
+    "PixelPaddingValue": "US",
+    "PixelPaddingRangeLimit": "US",
+}
+_NOT_DECODED = object()
+
+
+def _tag(keyword: str) -> int | None:
+    if keyword not in _TAGS:
+        from pydicom.datadict import tag_for_keyword
+
+        _TAGS[keyword] = tag_for_keyword(keyword)
+    return _TAGS[keyword]
+
+
+def _decode_raw(elem: Any, keyword: str) -> Any:
+    """The value of a raw element of a simple VR decoded straight from its bytes (fast), else a marker.
+
+    pydicom's general conversion costs tens of microseconds per element; a CT header scan reads about 30
+    elements from each of hundreds of files. Text that is not plain ASCII goes through pydicom (character
+    sets), as do sequences and other VRs.
+    """
+    raw = elem.value
+    if not isinstance(raw, bytes):
+        return _NOT_DECODED
+    vr = elem.VR or _IMPLICIT_BINARY.get(keyword)
+    if vr in _BINARY_FORMATS:
+        fmt = _BINARY_FORMATS[vr]
+        size = struct.calcsize(fmt)
+        count = len(raw) // size
+        if count == 0:
+            return None
+        values = struct.unpack(("<" if elem.is_little_endian else ">") + fmt * count, raw[: count * size])
+        return values[0] if count == 1 else list(values)
+    if vr in (None, "SQ", "OB", "OW", "UN") or not raw.isascii():
+        return _NOT_DECODED
+    text = raw.decode("ascii").strip(" \x00")
+    if "\\" in text:
+        return [part.strip(" \x00") for part in text.split("\\")]
+    return text if text else None
+
+
 def _value(ds: Any, keyword: str) -> Any:
     try:
+        tag = _tag(keyword)
+        if tag is not None:
+            elem = ds.get_item(tag, keep_deferred=True)
+            if elem is None:
+                return None
+            if getattr(elem, "is_raw", False) and elem.value is not None:
+                value = _decode_raw(elem, keyword)
+                if value is not _NOT_DECODED:
+                    return value
         return ds.get(keyword)
     except Exception:
         return None
@@ -167,17 +231,24 @@ def _int(value: Any) -> int | None:
     try:
         if type(value).__name__ == "MultiValue" or isinstance(value, (list, tuple)):
             value = value[0]
-        return int(value)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            number = float(value)  # IS written as "12.0" or "1e3"
+            return int(number) if number.is_integer() else None
     except Exception:
         return None
 
 
-def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+def _floats(value: Any, n: int, limit: float = 1e6) -> tuple[float, ...] | None:
+    """``n`` finite numbers no larger than ``limit`` in magnitude (1 km for positions), else None."""
+    if isinstance(value, (str, bytes)):
+        value = [value]
     try:
         items = [float(v) for v in value]
     except Exception:
         return None
-    if len(items) != n or any(v != v or abs(v) == float("inf") for v in items):
+    if len(items) != n or any(not abs(v) <= limit for v in items):
         return None
     return tuple(items)
 
@@ -202,13 +273,30 @@ def _looks_like_dicom(head: bytes) -> bool | None:
 
 # --- reading ----------------------------------------------------------------------------------------
 
+_configured = False
+
+
+def pydicom_module() -> Any:
+    """pydicom, imported lazily, with read-time value validation off.
+
+    pydicom's validation messages quote the offending raw value (a malformed PatientName included) and go
+    to the log as well as to ``warnings``; with validation off no header value can reach a log this way.
+    Values are checked here instead, each where it is used.
+    """
+    global _configured
+    import pydicom
+
+    if not _configured:
+        pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+        _configured = True
+    return pydicom
+
 
 def read_file(path: str) -> list[FrameRecord] | Skipped:
     """The frames of the DICOM file at ``path``, or why it is skipped. Never raises on bad content."""
     import warnings
 
-    import pydicom
-
+    pydicom = pydicom_module()
     try:
         with open(path, "rb") as fp:
             head = fp.read(132)
@@ -251,6 +339,8 @@ def _records(path: str, ds: Any, file_size: int) -> list[FrameRecord] | Skipped:
         if any(tag in ds for tag in FLOAT_PIXEL_DATA_TAGS):
             return _unusable(path, ds, sop_class, image_type, "the pixels are stored as floating point")
         if "Rows" not in ds and "Columns" not in ds:
+            if sop_class in CT_SOP_CLASSES:  # a CT image cut off before its image attributes
+                return Skipped(path, Skip.DAMAGED, "a CT image without pixel data (the file is truncated)")
             return Skipped(path, Skip.NON_IMAGE)
     transfer_syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
     if not transfer_syntax:
@@ -288,7 +378,7 @@ def _records(path: str, ds: Any, file_size: int) -> list[FrameRecord] | Skipped:
 
     pixel_offset = pixel_length = None
     if has_pixels and not problem:
-        raw = ds.get_item(PIXEL_DATA_TAG)
+        raw = ds.get_item(PIXEL_DATA_TAG, keep_deferred=True)
         length = getattr(raw, "length", None)
         tell = getattr(raw, "value_tell", None)
         undefined = length == 0xFFFFFFFF
@@ -315,19 +405,23 @@ def _records(path: str, ds: Any, file_size: int) -> list[FrameRecord] | Skipped:
         "padding_value": _int(_value(ds, "PixelPaddingValue")),
         "padding_limit": _int(_value(ds, "PixelPaddingRangeLimit")),
     }
-    if n_frames > 1 or "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+    multiframe = (
+        n_frames > 1 or "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    )
+    if multiframe and not problem:
         from ssc_core.imaging.enhanced_ct import frame_records
 
         return frame_records(path, ds, n_frames, common, pixel_fields, problem, kind)
 
+    # One record per file; a multi-frame file with a problem is listed once, with the problem.
     return [
         FrameRecord(
             path=path,
             frame=0,
-            n_frames=1,
+            n_frames=1 if not problem else max(1, min(n_frames, MAX_SLICES)),
             pixel_spacing=_pixel_spacing(_value(ds, "PixelSpacing")),
             position=_floats(_value(ds, "ImagePositionPatient"), 3),  # type: ignore[arg-type]
-            orientation=_floats(_value(ds, "ImageOrientationPatient"), 6),  # type: ignore[arg-type]
+            orientation=_floats(_value(ds, "ImageOrientationPatient"), 6, limit=1.5),  # type: ignore[arg-type]
             slope=_slope(_value(ds, "RescaleSlope")),
             intercept=_float(_value(ds, "RescaleIntercept")) or 0.0,
             thickness=_positive(_value(ds, "SliceThickness")),
@@ -381,6 +475,7 @@ def _common_fields(
     return {
         "sop_class": sop_class,
         "series_uid": _text(ds, "SeriesInstanceUID"),
+        "study_uid": _text(ds, "StudyInstanceUID"),
         "modality": _text(ds, "Modality").upper(),
         "image_type": image_type,
         "description": _text(ds, "SeriesDescription"),
@@ -414,8 +509,7 @@ def read_identity(path: str) -> ImportIdentity:
     """The identifiers of the file at ``path`` (PHI: for the study layer only). Empty when unreadable."""
     import warnings
 
-    import pydicom
-
+    pydicom = pydicom_module()
     keywords = [
         "PatientID",
         "PatientName",
@@ -429,9 +523,9 @@ def read_identity(path: str) -> ImportIdentity:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=keywords, force=True)
+            values = {k: _text(ds, k) for k in keywords}
     except Exception:
         return ImportIdentity()
-    values = {k: _text(ds, k) for k in keywords}
     return ImportIdentity(
         patient_id=values["PatientID"],
         patient_name=values["PatientName"],

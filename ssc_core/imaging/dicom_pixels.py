@@ -18,7 +18,7 @@ import numpy as np
 
 from ssc_core.errors import CorruptFile, LoadError
 from ssc_core.imaging.dicom_geometry import InPlane
-from ssc_core.imaging.dicom_headers import FrameRecord
+from ssc_core.imaging.dicom_headers import FrameRecord, pydicom_module
 from ssc_core.imaging.hu import padding_bounds, stored_to_hu
 from ssc_core.imaging.transfer_syntax import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN
 from ssc_core.progress import CancelToken, ProgressCallback, check_cancel, report
@@ -74,6 +74,7 @@ def _read_native(unit: Unit, records: Sequence[FrameRecord], volume: np.ndarray,
 def _decode(unit: Unit, records: Sequence[FrameRecord], volume: np.ndarray, inplane: InPlane) -> int:
     import warnings
 
+    pydicom_module()
     from pydicom.pixels import iter_pixels
 
     path, jobs = unit
@@ -86,9 +87,7 @@ def _decode(unit: Unit, records: Sequence[FrameRecord], volume: np.ndarray, inpl
             source: object = path
             if first.transfer_syntax in (DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN):
                 # pydicom decodes these from a parsed dataset only (the file must be inflated/byte-swapped)
-                import pydicom
-
-                source = pydicom.dcmread(path)
+                source = pydicom_module().dcmread(path)
             indices = sorted(by_frame) if first.n_frames > 1 else None
             frames = iter_pixels(source, indices=indices)  # type: ignore[arg-type]
             decoded = 0
@@ -111,9 +110,9 @@ def _decode(unit: Unit, records: Sequence[FrameRecord], volume: np.ndarray, inpl
                 decoded += 1
             if decoded != len(jobs):
                 raise CorruptFile("A multi-frame file holds fewer frames than its header says.")
-    except LoadError:
+    except (LoadError, KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # decoder errors on damaged compressed data take many forms
+    except BaseException as exc:  # decoders fail on damaged data in many ways, Rust panics included
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise CorruptFile(f"A slice's compressed pixel data could not be decoded ({detail}).") from exc
     return low

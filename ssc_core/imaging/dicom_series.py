@@ -230,7 +230,8 @@ def judge(group: SeriesGroup) -> None:
         missing = sum(1 for r in recs if r.position is None or r.orientation is None)
         group.error = errors.InconsistentGeometry(
             f"{missing} of the {len(recs)} images in this series do not say where they lie "
-            "(ImagePositionPatient or ImageOrientationPatient is missing), so no volume can be built."
+            "(ImagePositionPatient or ImageOrientationPatient is missing or invalid), so no volume can be "
+            "built."
         )
         return
     spacings = [r.pixel_spacing for r in recs if r.pixel_spacing is not None]
@@ -249,9 +250,10 @@ def judge(group: SeriesGroup) -> None:
     orientation = tuple(np.mean(np.array([r.orientation for r in recs]), axis=0))
     thickness = common_value([r.thickness for r in recs])
     try:
-        group.geometry = analyse_stack(
-            positions, orientation, pixel_spacing, recs[0].rows, recs[0].columns, thickness=thickness
-        )
+        with np.errstate(all="ignore"):  # absurd (finite) positions overflow; the checks then refuse them
+            group.geometry = analyse_stack(
+                positions, orientation, pixel_spacing, recs[0].rows, recs[0].columns, thickness=thickness
+            )
     except LoadError as exc:
         group.error = exc
 
@@ -314,8 +316,22 @@ def judge_all(groups: list[SeriesGroup], *, prefer_path: str | None = None) -> l
     default = preferred or max(groups, key=_rank)
     assert default.candidate is not None
     default.candidate = replace(default.candidate, is_default=True)
-    rest = sorted((g for g in groups if g is not default), key=_rank, reverse=True)
-    return [default, *rest]
+    ordered = [default, *sorted((g for g in groups if g is not default), key=_rank, reverse=True)]
+    studies: dict[str, int] = {}
+    for g in ordered:
+        uid = common_value([r.study_uid for r in g.records]) or ""
+        number = studies.setdefault(uid, len(studies) + 1)
+        assert g.candidate is not None
+        g.candidate = replace(g.candidate, study=number)
+    if len(studies) > 1:
+        note = (
+            f"The folder holds series from {len(studies)} different examinations (possibly different "
+            "patients); check that the series opened is the one intended."
+        )
+        for g in ordered:
+            assert g.candidate is not None
+            g.candidate = replace(g.candidate, warnings=(*g.candidate.warnings, note))
+    return ordered
 
 
 def scan_dicom(
@@ -333,5 +349,30 @@ def scan_dicom(
     return FolderScan(tuple(groups), tuple(skipped), len(files))
 
 
+#: File name suffixes that promise a DICOM file.
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
+
+
 def damaged_count(scan: FolderScan) -> int:
+    """Damaged DICOM files left out (parse failures)."""
     return sum(1 for s in scan.skipped if s.reason == Skip.DAMAGED)
+
+
+def unreadable_count(scan: FolderScan) -> int:
+    """Files left out that should have been DICOM: damaged, empty, or named like DICOM but not DICOM.
+
+    A zero-byte or truncated slice at either end of a series leaves no gap, so this count is the only sign
+    of it; other non-DICOM files (viewer software on a CD, text files) are not counted.
+    """
+    count = 0
+    for s in scan.skipped:
+        if s.reason == Skip.DAMAGED:
+            count += 1
+        elif s.reason == Skip.NOT_DICOM:
+            try:
+                empty = os.path.getsize(s.path) == 0
+            except OSError:
+                empty = False
+            if empty or s.path.lower().endswith(DICOM_SUFFIXES):
+                count += 1
+    return count

@@ -65,7 +65,7 @@ def frame_records(
             kind = "UnsupportedMultiFrame"
 
     top_position = _floats(_value(ds, "ImagePositionPatient"), 3)
-    top_orientation = _floats(_value(ds, "ImageOrientationPatient"), 6)
+    top_orientation = _floats(_value(ds, "ImageOrientationPatient"), 6, limit=1.5)
     top_spacing = _pixel_spacing(_value(ds, "PixelSpacing"))
     top_thickness = _positive(_value(ds, "SliceThickness"))
     records: list[FrameRecord] = []
@@ -82,7 +82,9 @@ def frame_records(
         position = _floats(_value(plane, "ImagePositionPatient"), 3) if plane is not None else None
         if position is None and n_frames == 1:
             position = top_position
-        orientation = _floats(_value(orient, "ImageOrientationPatient"), 6) if orient is not None else None
+        orientation = (
+            _floats(_value(orient, "ImageOrientationPatient"), 6, limit=1.5) if orient is not None else None
+        )
         spacing = _pixel_spacing(_value(measures, "PixelSpacing")) if measures is not None else None
         thickness = _positive(_value(measures, "SliceThickness")) if measures is not None else None
         if transform is not None:

@@ -6,7 +6,8 @@ Public API (the contract in docs/architecture.md):
 * :func:`load_scan` loads one (the default, or the one named by its ``key``) into a :class:`LoadedScan`.
 
 ``path`` may be a DICOM folder (searched recursively), a single DICOM file (its series is opened from the
-folder it is in), or an MHA/MHD, NIfTI (.nii, .nii.gz) or NRRD volume file. Every refusal is a subclass of
+folder it is in), a DICOMDIR (the folder it is in, searched recursively), or an MHA/MHD, NIfTI (.nii,
+.nii.gz) or NRRD volume file. Every refusal is a subclass of
 :class:`~ssc_core.errors.LoadError`; messages never contain a path or a patient identifier. The identifiers
 read from the DICOM headers travel only in ``LoadedScan.identity``.
 """
@@ -29,7 +30,13 @@ from ssc_core.errors import (
 )
 from ssc_core.imaging.candidate import SeriesCandidate, SlicePreview
 from ssc_core.imaging.dicom_headers import Skip, read_identity
-from ssc_core.imaging.dicom_series import FolderScan, SeriesGroup, damaged_count, scan_dicom
+from ssc_core.imaging.dicom_series import (
+    FolderScan,
+    SeriesGroup,
+    damaged_count,
+    scan_dicom,
+    unreadable_count,
+)
 from ssc_core.imaging.sitk_formats import describe_volume_file, load_volume_file, volume_format
 from ssc_core.imaging.volume import ImportIdentity, LoadedScan
 from ssc_core.progress import CancelToken, ProgressCallback, check_cancel, report
@@ -85,11 +92,15 @@ def scan_path(
         candidate = describe_volume_file(p)
         report(progress, 1, 1, "Reading header")
         return PathScan((candidate,), {}, 1)
-    if p.is_file():
+    if p.is_file() and p.name.upper() != "DICOMDIR":
         scan = scan_dicom(p.parent, recursive=False, prefer_path=str(p), progress=progress, cancel=cancel)
         own = next((s for s in scan.skipped if s.path == str(p)), None)
-        if own is not None:
+        if own is not None and own.reason == Skip.DICOMDIR:
+            scan = scan_dicom(p.parent, recursive=True, progress=progress, cancel=cancel)
+        elif own is not None:
             raise _skip_error(own.reason, own.detail)
+    elif p.is_file():  # a DICOMDIR (CD/DVD export): everything beside it and below
+        scan = scan_dicom(p.parent, recursive=True, progress=progress, cancel=cancel)
     else:
         scan = scan_dicom(p, recursive=True, progress=progress, cancel=cancel)
     counts = scan.skipped_counts()
@@ -178,9 +189,7 @@ def load_scan(
             hint="List the series again and choose one of them.",
         )
     if scan._dicom is None:
-        if not chosen.scorable:
-            load_volume_file(p)  # raises the named refusal with its full detail
-        volume = load_volume_file(p)
+        volume = load_volume_file(p)  # raises the named refusal when the candidate is not scorable
         report(progress, 1, 1, "Loaded")
         if on_slice is not None:
             _preview_all(volume, on_slice)
@@ -192,10 +201,13 @@ def load_scan(
     from ssc_core.imaging.dicom_volume import load_group
 
     extra: tuple[str, ...] = ()
-    n_damaged = damaged_count(scan._dicom)
-    if n_damaged:
-        files, verb = ("files", "were") if n_damaged > 1 else ("file", "was")
-        extra = (f"{n_damaged} damaged DICOM {files} in the folder could not be read and {verb} left out.",)
+    n_bad = unreadable_count(scan._dicom)
+    if n_bad:
+        files, verb = ("files", "were") if n_bad > 1 else ("file", "was")
+        extra = (
+            f"{n_bad} {files} in the folder could not be read (damaged, empty, or named like DICOM but not "
+            f"DICOM) and {verb} left out; if they belonged to this series, slices may be missing at an end.",
+        )
     volume = load_group(group, extra_warnings=extra, progress=progress, cancel=cancel, on_slice=on_slice)
     identity = read_identity(group.records[0].path)
     return LoadedScan(volume=volume, identity=identity, candidates=scan.candidates)

@@ -12,7 +12,8 @@ section 4), made explicit:
    ``LUNG_MASK_MIN_COMPONENT_MM2`` and the second at least ``LUNG_MASK_SECOND_MIN_RATIO`` of the first, so
    that gut gas, the oesophagus or a bronchus cut in cross-section is not taken for a lung.
 4. **Clean-up**: a closing (square of half-width ``LUNG_MASK_CLOSING_MM``) takes in vessels and dense
-   disease at the lung edge, then holes are filled (vessels and dense lesions enclosed by lung).
+   disease at the lung edge, then holes up to ``LUNG_MASK_MAX_HOLE_MM2`` are filled (vessels and dense
+   lesions enclosed by lung; not the mediastinum, which two lungs touching in front and behind enclose).
 
 :func:`lung_mask_volume` applies steps 1-4 to every slice (vectorised, in chunks, so it stays fast and
 memory-bounded) and then keeps only slice components that belong to large 3-D air structures
@@ -30,6 +31,7 @@ from scipy import ndimage
 from ssc_core.constants import (
     DEFAULT_PIXEL_SPACING_MM,
     LUNG_MASK_CLOSING_MM,
+    LUNG_MASK_MAX_HOLE_MM2,
     LUNG_MASK_MIN_3D_RATIO,
     LUNG_MASK_MIN_COMPONENT_MM2,
     LUNG_MASK_SECOND_MIN_RATIO,
@@ -84,11 +86,13 @@ def _masks_for_stack(
         if len(labs) > 1 and areas[labs[1]] >= LUNG_MASK_SECOND_MIN_RATIO * areas[labs[0]]:
             keep[labs[1]] = True
     mask = _closing(keep[labels], closing_px)
-    return _fill_holes(mask)
+    return _fill_holes(mask, LUNG_MASK_MAX_HOLE_MM2 / pixel_area_mm2)
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill holes slice by slice: background components that do not touch their slice's border.
+def _fill_holes(mask: np.ndarray, max_hole_px: float) -> np.ndarray:
+    """Fill holes slice by slice: background components that do not touch their slice's border and are
+    at most ``max_hole_px`` (vessels and lesions inside a lung, never the mediastinum between two lungs
+    that touch in front or behind it).
 
     Labelling the background is much faster than scipy's iterative ``binary_fill_holes``.
     """
@@ -100,8 +104,8 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     for edge in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
         outside[np.unique(edge)] = True
     outside[0] = True  # label 0 is the mask itself
-    hole = ~outside
-    hole[0] = False
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    hole = ~outside & (sizes <= max_hole_px)
     return mask | hole[labels]
 
 
@@ -147,8 +151,11 @@ def lung_mask(
     arr = np.asarray(slice_hu)
     if arr.ndim != 2:
         raise ValueError(f"a slice has two dimensions, got shape {arr.shape}")
-    dy, dx = (pixel_spacing_mm, pixel_spacing_mm) if np.isscalar(pixel_spacing_mm) else pixel_spacing_mm
-    return _masks_for_stack(arr[None], float(dy) * float(dx), _closing_px(min(dy, dx)), threshold_hu)[0]
+    if isinstance(pixel_spacing_mm, (int, float)):
+        dy = dx = float(pixel_spacing_mm)
+    else:
+        dy, dx = (float(v) for v in pixel_spacing_mm)
+    return _masks_for_stack(arr[None], dy * dx, _closing_px(min(dy, dx)), threshold_hu)[0]
 
 
 def lung_mask_volume(
@@ -180,16 +187,17 @@ def lung_mask_volume(
     # components as at full resolution unless two structures pass within 4 pixels, at a fraction of the
     # time and memory of labelling the full volume.
     f = _COARSE
-    ny, nx = -(-out.shape[1] // f) * f, -(-out.shape[2] // f) * f
+    h, w = hu.shape[1], hu.shape[2]
+    ny, nx = -(-h // f) * f, -(-w // f) * f
     padded = np.zeros((n, ny, nx), dtype=bool)
-    padded[:, : out.shape[1], : out.shape[2]] = out
+    padded[:, :h, :w] = out
     coarse = padded.reshape(n, ny // f, f, nx // f, f).any(axis=(2, 4))
     labels, count = ndimage.label(coarse)  # 6-connected in 3-D
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
     keep = sizes >= LUNG_MASK_MIN_3D_RATIO * sizes.max()
     keep[0] = False
-    kept = keep[labels].repeat(f, axis=1).repeat(f, axis=2)[:, : out.shape[1], : out.shape[2]]
+    kept = keep[labels].repeat(f, axis=1).repeat(f, axis=2)[:, :h, :w]
     out &= kept
     return out
 

@@ -147,7 +147,7 @@ def describe_volume_file(path: Path) -> SeriesCandidate:
         modality="CT",
         orientation="axial"
         if not refusal
-        else ("oblique" if refusal == "NonAxialAcquisition" else "unknown"),
+        else next((plane for plane in ("coronal", "sagittal", "oblique") if plane in reason), "unknown"),
         rows=int(size[1]) if len(size) > 1 else 0,
         columns=int(size[0]),
         transfer_syntax=_SYNTAX_NAME[fmt],

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ssc_core.constants import DEFAULT_WASHOUT_DAYS, STUDY_SUFFIX
+from ssc_core.constants import DEFAULT_WASHOUT_DAYS, DEMO_STUDY_PATIENTS, STUDY_SUFFIX
 from ssc_core.progress import Progress
 
 if TYPE_CHECKING:
@@ -134,6 +134,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--expect-head", help="the audit head recorded earlier (seq:hash); it must still be in the chain"
     )
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "demo", help="build the demo study: synthetic phantom patients, a consensus and reading sessions"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help=f"the new study file ({STUDY_SUFFIX})"
+    )
+    p.add_argument(
+        "--scans",
+        type=Path,
+        metavar="DIR",
+        help="folder for the phantom scans (default: FILE's name + _scans)",
+    )
+    p.add_argument(
+        "--patients",
+        type=int,
+        default=DEMO_STUDY_PATIENTS,
+        help=f"phantom patients (default {DEMO_STUDY_PATIENTS})",
+    )
+    p.add_argument("--matrix", type=int, default=512, help="pixels per side (default 512; smaller is faster)")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("backup", parents=[ro], help="copy the study safely, even while it is in use")
     p.add_argument("dest", type=Path)
@@ -474,4 +495,26 @@ def cmd_backup(args: argparse.Namespace) -> int:
         head = store.audit_head
         store.backup(args.dest)
         print(f"Backed up {args.study.name} to {args.dest} (audit head {head}).")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ssc_core.errors import StudyError
+    from ssc_core.study.demo import build_demo_study
+
+    if args.patients < 1:
+        raise StudyError("The demo study needs at least one patient.")
+    if not 64 <= args.matrix <= 1024:
+        raise StudyError("--matrix must lie between 64 and 1024 pixels.")
+    path = args.out if args.out.suffix else args.out.with_suffix(STUDY_SUFFIX)
+    demo = build_demo_study(
+        path, scans_dir=args.scans, n_patients=args.patients, matrix=args.matrix, progress=_print_progress
+    )
+    print(
+        f"Built the demo study {demo.study_path} with {demo.n_patients} phantom patient(s); scans in "
+        f"{demo.scans_dir}.\nReader: {demo.reader} (sessions {demo.observer_session}, {demo.repeat_session}, "
+        f"{demo.rating_session}); admin: {demo.admin}; consensus session {demo.consensus_session}."
+    )
+    if demo.bundle_hash is None:
+        print("No demo AI bundle is installed: the rating session shows heat maps once they are computed.")
     return 0

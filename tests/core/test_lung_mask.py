@@ -127,3 +127,20 @@ def test_volume_of_one_slice_works():
     hu = chest_slice(64, seed=1)[None]
     vol = CTVolume.from_array(hu, (2.0, 2.8, 2.8))
     assert lung_mask_volume(vol).shape == (1, 64, 64)
+
+
+def test_phantom_lungs_and_their_disease_are_in_the_mask():
+    """On the project's phantom (exact lung and disease masks), with ground glass and reticulation."""
+    from ssc_core.imaging.phantom import DiseaseSpec, generate_phantom
+
+    disease = DiseaseSpec(tot=(40, 50, 60, 50, 40), gg=(30, 40, 40, 30, 30), ret=(20, 20, 30, 30, 20))
+    ph = generate_phantom(3, slice_spacing_mm=3.0, disease=disease, matrix=256)
+    _, dy, dx = ph.volume.spacing
+    for k in ph.level_slices.values():
+        mask = lung_mask(ph.volume.axial(k), pixel_spacing_mm=(dy, dx))
+        truth = ph.lung_mask[k]
+        diseased = ph.gg_mask[k] | ph.ret_mask[k]
+        assert iou(mask, truth) > 0.9
+        assert (mask & diseased).sum() >= 0.97 * diseased.sum()
+    vol = lung_mask_volume(ph.volume)
+    assert iou(vol, ph.lung_mask) > 0.85  # the volume mask also holds the airways

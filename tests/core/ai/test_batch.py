@@ -30,6 +30,10 @@ def scans(tmp_path_factory) -> dict[str, Path]:
     broken.write_text("ObjectType = Image\nNDims = 3\nthis is not a volume\n")
     out["broken"] = broken
     out["missing"] = folder / "does-not-exist"
+    # Lungs on every slice: wherever the untrained level finder lands, the level is scored.
+    out["all_lung"] = write_volume(
+        chest_volume(24, 128, seed=4, lung_top=0.0, lung_bottom=1.0), folder / "l.mha"
+    )
     out["dicom"] = folder / "dicom"
     write_dicom_series(chest_volume(20, 128, seed=3), out["dicom"])
     return out
@@ -98,18 +102,8 @@ def test_single_slices_are_scored_with_the_scorer_alone(scans, small_bundle_dir,
 def test_heat_maps_are_written_per_level(scans, small_bundle_dir, tmp_path):
     out = tmp_path / "r.xlsx"
     heat = tmp_path / "heat"
-    main(
-        [
-            "score",
-            str(scans["a"]),
-            "--bundle",
-            str(small_bundle_dir),
-            "--out",
-            str(out),
-            "--heatmaps",
-            str(heat),
-        ]
-    )
+    args = ["score", str(scans["all_lung"]), "--bundle", str(small_bundle_dir), "--out", str(out)]
+    main([*args, "--heatmaps", str(heat)])
     df = read(out)
     with_maps = df[df.heatmap_file.notna()]
     assert len(with_maps) == (df.status == "ok").sum() > 0
@@ -172,3 +166,25 @@ def test_torchrun_shards_cases_and_rank_zero_merges(scans, small_bundle_dir, tmp
     pd.testing.assert_frame_equal(
         a.drop(columns=["error"]), b.drop(columns=["error"]), check_exact=False, rtol=1e-4, atol=1e-4
     )
+
+
+@pytest.mark.realdata
+def test_real_scans_run_through_the_batch(real_data, small_bundle_dir, tmp_path):
+    """Real CT (normal lungs; the pancreas scan holds lung only in its top slices) through the whole
+    path: loader, level finder, lung mask, scorer; single real slices with the scorer alone."""
+    scan = real_data / "tcia-pancreas-ct-001"
+    out = tmp_path / "real.xlsx"
+    assert main(["score", str(scan), "--bundle", str(small_bundle_dir), "--out", str(out)]) == 0
+    df = read(out)
+    assert list(df.level) == ["L1", "L2", "L3", "L4", "L5"]
+    assert set(df.status) <= {"ok", "no lung", "above the scanned range", "below the scanned range"}
+    slices = sorted((real_data / "lidc-idri-partial").rglob("*.dcm"))[:2]
+    out2 = tmp_path / "real_slices.xlsx"
+    assert (
+        main(["score", "--slices", *map(str, slices), "--bundle", str(small_bundle_dir), "--out", str(out2)])
+        == 0
+    )
+    df2 = read(out2)
+    assert len(df2) == 2
+    assert (df2.status == "ok").all()  # chest slices: lung present, scored
+    assert (df2.lung_fraction > 0.05).all()

@@ -229,6 +229,14 @@ def test_malicious_pickle_is_never_unpickled(bundle_copy, tmp_path):
     load_bundle(bundle_copy)
     assert not marker.exists()
 
+    # With the real weights gone, the pickles are not taken instead: the bundle is refused as incomplete.
+    weights = (bundle_copy / SCORER_FILE).read_bytes()
+    (bundle_copy / SCORER_FILE).unlink()
+    with pytest.raises(BundleError, match="incomplete"):
+        load_bundle(bundle_copy)
+    assert not marker.exists()
+    (bundle_copy / SCORER_FILE).write_bytes(weights)
+
     # A spec pointing at a pickle, with its correct hash, is refused before the file is opened.
     edit_spec(
         bundle_copy,

@@ -232,3 +232,28 @@ def test_cascade_events_are_frozen(runner, volume):
         event.case_id = "other"  # type: ignore[misc]
     assert isinstance(LevelsFound("a", 1, ()), LevelsFound)
     assert isinstance(LevelScored, type)
+
+
+def test_results_go_into_the_study_store(runner, volume, tmp_path):
+    from ssc_core.ai.results import store_fields
+    from ssc_core.constants import Pattern
+    from ssc_core.study.store import create_study
+    from tests.core.study.helpers import make_source
+
+    req = CascadeRequest("c", volume, slices=LUNG_SLICES, heatmaps=(Level.L2,))
+    done = collect(runner.run(req))
+    store = create_study(tmp_path / "s.sscstudy", name="AI", admin="Admin")
+    try:
+        admin = store.reader_by_name("Admin").id
+        case = store.add_case(make_source(0), by=admin)
+        stored = store.put_ai_result(
+            case.id, done.result.bundle_hash, **store_fields(done.result, done.heatmaps)
+        )
+        assert stored.levels[Level.L3].slice_index == LUNG_SLICES[Level.L3]
+        assert stored.scores[Level.L2][Pattern.TOT] == done.result.level(2).scores.tot
+        back = CascadeResult.from_json(stored.details["cascade"])
+        assert back == done.result
+        heat = store.ai_heatmap(case.id, done.result.bundle_hash, Level.L2, "GG")
+        assert np.allclose(heat, done.heatmaps[0].values[1], atol=1e-2)  # float16 storage
+    finally:
+        store.close()

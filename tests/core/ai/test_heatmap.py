@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 import timm
 import torch
-from scipy import ndimage
 
 from ssc_core.ai.heatmap import (
-    ConvNeXtReplacer,
     HeatmapJob,
     compute_heatmap,
     derived_scores,
@@ -18,48 +16,17 @@ from ssc_core.ai.heatmap import (
     tile_texture,
 )
 from ssc_core.ai.preprocess import normalize_np
+from ssc_core.ai.replacer import ConvNeXtReplacer
 from ssc_core.ai.spec import Normalization
 from ssc_core.errors import Cancelled
 from ssc_core.imaging.lung_mask import lung_mask
 from ssc_core.progress import CancelToken
 from tests.core.ai.chest import chest_slice
 from tests.core.ai.conftest import healthy_texture
+from tests.core.ai.reference import lively, reference_heatmap
 
 PATCH, STRIDE, BLUR = 64, 16, 5
 TOL = 1e-5
-
-
-def reference_heatmap(net, image, mask, texture, patch=PATCH, stride=STRIDE, blur=BLUR):
-    """The method written as plainly as possible: every position, one forward pass each, no shortcut."""
-    h, w = image.shape
-    tiled = tile_texture(texture, image.shape)
-    with torch.inference_mode():
-        base = net(torch.from_numpy(image)[None, None])[0].double().numpy()
-        sums = np.zeros((base.size, h, w))
-        count = np.zeros((h, w))
-        for y, x in patch_positions((h, w), patch, stride):
-            square = np.zeros((h, w), bool)
-            square[y : y + patch, x : x + patch] = True
-            m = square & mask  # the square cropped to the lung
-            fade = ndimage.uniform_filter(m.astype(np.float64), size=blur, mode="constant")  # 5x5 box blur
-            replaced = (image + fade * (tiled - image)).astype(np.float32)
-            delta = net(torch.from_numpy(replaced)[None, None])[0].double().numpy() - base
-            sums[:, m] += delta[:, None]
-            count[m] += 1
-    out = np.zeros_like(sums)
-    np.divide(sums, count, out=out, where=count[None] > 0)
-    return out.astype(np.float32), count > 0
-
-
-def lively(net):
-    """Random timm weights have layer scale 1e-6 (blocks nearly off) and a tiny head: wake them up, so
-    every block and the head matter and the heat map has real contrast."""
-    torch.manual_seed(0)
-    for m in net.modules():
-        if getattr(m, "gamma", None) is not None:
-            m.gamma.data.uniform_(0.5, 1.0)
-    net.head.fc.weight.data *= 50.0
-    return net.eval()
 
 
 def scorer(arch="convnext_atto", **kwargs):
@@ -125,6 +92,21 @@ def test_every_border_position_is_exact():
     with torch.inference_mode():
         full = net(rep.replaced_images(positions))
     assert torch.abs(rep.scores(positions) - full).max() <= TOL
+
+
+def test_gpu_style_indexed_crops_give_the_same_scores(monkeypatch):
+    """The crop/paste path used on a GPU (one indexed kernel per step), exercised on the CPU."""
+    import ssc_core.ai.replacer as replacer_module
+
+    net = scorer()
+    image, mask, texture = chest_input(128, seed=6)
+    args = (net, torch.from_numpy(image), torch.from_numpy(mask))
+    tiled = torch.from_numpy(tile_texture(texture, image.shape))
+    positions = lung_positions(mask, PATCH, STRIDE)
+    sliced = ConvNeXtReplacer(*args, tiled, patch=PATCH, blur=BLUR).scores(positions)
+    monkeypatch.setattr(replacer_module, "INDEXED_CROPS", True)
+    indexed = ConvNeXtReplacer(*args, tiled, patch=PATCH, blur=BLUR).scores(positions)
+    assert torch.abs(indexed - sliced).max() <= TOL
 
 
 def test_full_size_slice_positions_are_exact():

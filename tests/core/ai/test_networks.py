@@ -123,3 +123,22 @@ def test_importing_the_ai_package_does_not_import_torch():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_gpu_benchmark_needs_no_simpleitk_or_pydicom():
+    """The GPU machine has torch, timm, numpy, scipy and safetensors only."""
+    code = (
+        "import sys; import ssc_core.ai.cascade, ssc_core.ai.bundle, ssc_core.ai.spec, ssc_core.ai.heatmap; "
+        "bad = [m for m in ('SimpleITK', 'pydicom', 'pandas', 'PySide6', 'psutil') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_any_timm_convnext_is_a_scorer_but_nothing_else():
+    v2 = build_scorer_net(ScorerSpec("convnextv2_atto", input_size=64))
+    assert v2.num_classes == 3
+    with pytest.raises(BundleError, match="no model named"):
+        build_scorer_net(ScorerSpec("convnext_imaginary"))
+    with pytest.raises(BundleError, match="timm ConvNeXt"):
+        ScorerSpec("resnet50").validate()

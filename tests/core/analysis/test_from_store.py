@@ -150,6 +150,16 @@ def test_reports_of_a_study_file(tables):
     assert "no variance" in fit.loc["RET", "note"]
 
 
+def test_ai_level_positions_are_compared(tables):
+    ai_rows = tables.levels[tables.levels["rater_kind"] == "ai"]
+    assert len(ai_rows) == N_CASES * len(LEVELS)
+    assert ai_rows["finished"].all()  # a cached AI result is complete, like a submitted reading
+    positions = compute_reports(tables).positions
+    ai = positions[positions["rater_a"] == f"AI ({bundle_name(BUNDLE)})"].set_index("level")
+    assert ai.loc["L1", "n_obs"] == N_CASES
+    assert ai.loc["L1", "mae_mm"] == pytest.approx(1.5)  # AI at 100 - 20 n + 1.5 mm, consensus at 100 - 20 n
+
+
 def _all_text(path: Path) -> str:
     if path.is_dir():
         return "\n".join(p.read_text(encoding="utf-8-sig") for p in path.iterdir())

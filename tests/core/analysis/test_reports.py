@@ -23,7 +23,7 @@ from ssc_core.analysis.reports import (
     observer_table,
 )
 from ssc_core.analysis.simulate import simulate_study
-from ssc_core.analysis.tables import StudyTables, likert_table, ratings_table
+from ssc_core.analysis.tables import StudyTables, level_table, likert_table, ratings_table
 from ssc_core.errors import AnalysisError, Cancelled
 from ssc_core.progress import CancelToken
 
@@ -248,3 +248,36 @@ def test_unaided_and_assisted_values_are_separate_raters():
     assert tot.loc["A (S1, assisted) vs Consensus (GT)", "mae"] < tot.loc["A (S1) vs Consensus (GT)", "mae"]
     # Unaided and assisted values are never paired across readers.
     assert not pooled["comparison"].str.contains(r"\(S1\) vs .*assisted", regex=True).any()
+
+
+def _positions(noise_mm: float, seed: int = 3) -> pd.DataFrame:
+    """Two readers placing five levels on 30 patients whose table offsets differ by up to +-200 mm."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for case in range(30):
+        offset = rng.uniform(-200, 200)
+        anatomy = np.array([60.0, 30.0, 0.0, -40.0, -80.0]) + rng.normal(0, 12, 5)
+        for reader in ("A", "B"):
+            for lv in range(5):
+                z = offset + anatomy[lv] + rng.normal(0, noise_mm)
+                rows.append(
+                    {
+                        "rater": f"{reader} (S1)",
+                        "rater_kind": "reader",
+                        "reader": reader,
+                        "session": "S1",
+                        "case": f"C{case:03d}",
+                        "level": lv + 1,
+                        "z_mm": z,
+                    }
+                )
+    return level_table(rows)
+
+
+def test_position_icc_ignores_table_offsets():
+    """Raw world z would give ICC ~1 for any readers; centred positions separate good from poor agreement."""
+    close = compare_positions(_positions(2.0), "A (S1)", "B (S1)", level=3)
+    poor = compare_positions(_positions(15.0), "A (S1)", "B (S1)", level=3)
+    assert close.icc.value > 0.9
+    assert poor.icc.value < 0.6
+    assert poor.mae_mm.value > close.mae_mm.value

@@ -267,3 +267,53 @@ def test_damaged_volume_file_raises_named_error(tmp_path, volume):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(LoadError):
         load_scan(path)
+
+
+def test_uncompressed_slices_take_the_direct_read_path(tmp_path):
+    """Headers record where the pixels start, so slices are read straight into the volume."""
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    from ssc_core.imaging.dicom_headers import read_file
+
+    (path,) = write_series(tmp_path / "u", make_hu(1))
+    (rec,) = read_file(str(path))
+    assert rec.native
+    assert rec.pixel_length == 24 * 20 * 2
+    raw = path.read_bytes()
+    stored = pydicom.dcmread(path).PixelData
+    assert raw[rec.pixel_offset : rec.pixel_offset + rec.pixel_length] == stored
+    (cpath,) = write_series(tmp_path / "c", make_hu(1), transfer_syntax=RLELossless)
+    (crec,) = read_file(str(cpath))
+    assert not crec.native
+    assert crec.pixel_offset is None
+
+
+def test_unreadable_files_beside_a_series_are_reported(tmp_path):
+    """A zero-byte last slice leaves no gap: only the warning tells the reader a slice may be missing."""
+    paths = write_series(tmp_path, make_hu(6))
+    paths[-1].write_bytes(b"")
+    (tmp_path / "README.txt").write_text("exported by PACS")  # ordinary non-DICOM files are not counted
+    v = load_scan(tmp_path).volume
+    assert v.n_slices == 5
+    assert any("1 file in the folder could not be read" in w for w in v.warnings), v.warnings
+    paths[0].write_bytes(paths[0].read_bytes()[:300])  # truncated inside the header
+    v = load_scan(tmp_path).volume
+    assert any("2 files in the folder could not be read" in w for w in v.warnings), v.warnings
+
+
+def test_dicomdir_opens_the_media_it_describes(tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    write_series(tmp_path / "DICOM" / "S1", make_hu(5))
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.FileSetID = "CD"
+    ds.DirectoryRecordSequence = []
+    ds.save_as(tmp_path / "DICOMDIR", enforce_file_format=True)
+    assert load_scan(tmp_path / "DICOMDIR").volume.n_slices == 5

@@ -1,0 +1,95 @@
+"""``--screenshot``: save the main window once the scan (or the study's case) is loaded and drawn, then quit.
+
+Works with ``QT_QPA_PLATFORM=offscreen`` (``QWidget.grab`` renders the window itself). A folder with
+several series takes the series the choice dialog preselects; a refused scan prints the reason and exits
+with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.dialogs.load_error import error_texts
+from app.dialogs.series_choice import SeriesChoiceDialog
+
+#: Give up when nothing has loaded after this long (ms).
+TIMEOUT_MS = 300_000
+#: Pause after the volume is shown, so queued layout and paint events run first (ms).
+SETTLE_MS = 150
+
+
+class ScreenshotOnLoad(QObject):
+    def __init__(self, window, path: str | Path, *, expect_load: bool) -> None:
+        super().__init__(window)
+        self.window = window
+        self.path = Path(path)
+        self.exit_code = 1
+        self._done = False
+        c = window.controller
+        c.volumeChanged.connect(self._on_volume)
+        c.loadFailed.connect(self._on_failed)
+        c.loadCancelled.connect(self._on_cancelled)
+        window.dialogOpened.connect(self._on_dialog)
+        study = getattr(window, "study", None)
+        if study is not None:
+            study.failed.connect(lambda text: self._quit(2, text))
+            study.workspaceChanged.connect(self._on_workspace)
+        QTimer.singleShot(TIMEOUT_MS, lambda: self._quit(1, "timed out waiting for the scan"))
+        if not expect_load:
+            QTimer.singleShot(SETTLE_MS, self._capture)
+
+    def _on_volume(self, volume) -> None:
+        if volume is not None:
+            QTimer.singleShot(SETTLE_MS, self._capture)
+
+    def _on_cancelled(self) -> None:
+        # A study cancels the previous load when it opens the case it wants; only a load given up with
+        # nothing else coming ends the screenshot.
+        if not self.window.controller.loading:
+            QTimer.singleShot(SETTLE_MS, self._maybe_quit_cancelled)
+
+    def _maybe_quit_cancelled(self) -> None:
+        if not self.window.controller.loading and self.window.controller.volume is None:
+            self._quit(1, "loading was cancelled")
+
+    def _on_workspace(self, workspace) -> None:
+        if workspace is not None:
+            workspace.reading.sessionCompleted.connect(lambda: QTimer.singleShot(SETTLE_MS, self._capture))
+
+    def _on_dialog(self, dialog) -> None:
+        if isinstance(dialog, SeriesChoiceDialog) and dialog.selected_row() is not None:
+            row = dialog.rows[dialog.selected_row()]
+            print(f"screenshot: several series; taking “{row.description}”", file=sys.stderr)
+            dialog._accept_if_valid()
+
+    def _on_failed(self, error: BaseException) -> None:
+        reason, advice, _ = error_texts(error)
+        self._quit(2, f"{reason} {advice}")
+
+    def _capture(self) -> None:
+        if self._done:
+            return
+        self.window.flush()
+        QApplication.processEvents()
+        pixmap = self.window.grab()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if pixmap.isNull() or not pixmap.save(str(self.path), "PNG"):
+            self._quit(1, f"could not write {self.path}")
+            return
+        print(f"screenshot saved: {self.path}", file=sys.stderr)
+        self._quit(0)
+
+    def _quit(self, code: int, message: str = "") -> None:
+        if self._done:
+            return
+        self._done = True
+        if message:
+            print(f"screenshot: {message}", file=sys.stderr)
+        self.exit_code = code
+        self.window.close()
+        # Through the event loop: a failure found while the window is set up comes before ``exec``.
+        QTimer.singleShot(0, lambda: QApplication.instance().exit(code))

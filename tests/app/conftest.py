@@ -1,0 +1,70 @@
+"""Fixtures of the GUI tests: an isolated settings file, a small chest-like volume and the main window."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.chest import chest_volume
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from app.main_window import isolated_settings
+
+    return isolated_settings(str(tmp_path / "settings.ini"))
+
+
+@pytest.fixture(scope="session")
+def chest():
+    """A 48 x 96 x 96 chest-like volume (5 mm slices, 3.5 mm pixels)."""
+    return chest_volume()
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """The main window, shown, with isolated settings and nothing open."""
+    from app.main_window import MainWindow
+
+    win = MainWindow(settings, restore_layout=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.controller.shutdown()
+
+
+@pytest.fixture
+def opened(window, chest):
+    """The main window with the chest volume open at slice 0."""
+    window.controller.open_volume(chest, slice_index=0)
+    window.flush()
+    return window
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_mouse_rate_limit():
+    """pyqtgraph drops mouse moves closer than 10 ms apart; test events arrive faster than a hand."""
+    import pyqtgraph as pg
+
+    old = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOptions(mouseRateLimit=-1)
+    yield
+    pg.setConfigOptions(mouseRateLimit=old)
+
+
+@pytest.fixture(scope="session")
+def demo_study(tmp_path_factory):
+    """A small demo study (two 128 x 128 phantom patients), built once per test run."""
+    from ssc_core.study.demo import ensure_demo_study
+
+    return ensure_demo_study(tmp_path_factory.mktemp("demo") / "demo", n_patients=2, matrix=128)
+
+
+@pytest.fixture
+def study_file(demo_study, tmp_path):
+    """A private copy of the demo study file (its scans are shared, read-only)."""
+    import shutil
+
+    dst = tmp_path / "study.sscstudy"
+    shutil.copyfile(demo_study.study_path, dst)
+    return dst
