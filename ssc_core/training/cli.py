@@ -137,6 +137,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sc.add_argument(
         "--synthetic-share", type=float, default=SYNTHETIC_SHARE, help="share of synthetic samples"
     )
+    sc.add_argument(
+        "--density-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of an auxiliary loss on where the disease is (synthetic masks; 0 = the paper's recipe)",
+    )
     sc.add_argument("--samples-per-epoch", type=int, help="samples per epoch (default: real / (1 - share))")
     sc.add_argument(
         "--no-balanced", dest="balanced", action="store_false", help="uniform instead of balanced"
@@ -279,6 +286,7 @@ def _run_train(args: argparse.Namespace) -> int:
         command=_command(getattr(args, "argv", sys.argv[1:])),
         input_size=args.input_size,
         train_size=args.train_size,
+        density_weight=args.density_weight,
         synthetic_share=args.synthetic_share,
         samples_per_epoch=args.samples_per_epoch,
         balanced=args.balanced,
@@ -316,15 +324,19 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     bundle = args.bundle or default_bundle_path()
     spec = read_spec(bundle)
     split = None
+    recorded_data: dict = {}
     for role in ("scorer", "level_finder"):
-        recorded = (
-            spec.provenance.get(role, {}).get("split")
-            if isinstance(spec.provenance.get(role), dict)
-            else None
-        )
-        if recorded:
-            split = SplitConfig.from_json(recorded)
+        prov = spec.provenance.get(role)
+        if isinstance(prov, dict) and prov.get("split"):
+            split = SplitConfig.from_json(prov["split"])
+            recorded_data = prov.get("data") or {}
             break
+    if args.data is None and args.phantoms is None and recorded_data.get("kind") == "phantom cohort":
+        # the phantom cohort the bundle was trained on (its test part is held out from training)
+        args.phantoms = int(recorded_data["patients"])
+        args.phantom_seed = int(recorded_data["cohort_seed"])
+        args.phantom_spacing = float(recorded_data["slice_spacing_mm"])
+        args.phantom_matrix = int(recorded_data["matrix"])
     data = _data_options(args, args.seed, split)
     collection = collect_cases(data)
     report_problems(list(collection.problems), skip_bad=args.skip_bad, what="evaluation data")

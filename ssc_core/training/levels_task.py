@@ -10,6 +10,7 @@
   "above"/"below the scan" class when the crop does not contain it; loss = cross-entropy with the soft
   target. Validation decodes the full scan's logits as inference does (``decode_level_logits``).
 
+Targets and losses come from :mod:`ssc_core.ai.level_targets`, the inverses of the inference decoders.
 Validation errors are world-z distances in mm between predicted and reference level positions; a level
 wrongly predicted outside the scan counts as the distance from its reference to the scan's end.
 """
@@ -21,12 +22,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ssc_core.ai.geometry import ZAxis
+from ssc_core.ai.level_targets import heatmap_loss, heatmap_targets, window_loss_mm, window_targets
 from ssc_core.ai.spec import LevelFinderSpec, SliceEncoderParams, VGG3DParams
-from ssc_core.constants import AIR_HU, FAST_FINDER_CROP_RANGE, FAST_FINDER_TARGET_SIGMA, LEVELS, Level
+from ssc_core.constants import AIR_HU, FAST_FINDER_CROP_RANGE, FAST_FINDER_TARGET_SIGMA, Level
 from ssc_core.training.augment import AffineRanges, draw_affine, warp
 from ssc_core.training.distributed import DistInfo, gather_objects
 from ssc_core.training.prepare import CaseArrays
@@ -122,8 +123,7 @@ class LevelsTask:
             d = c["input"].shape[0]
             start = int(plan["crop"][i] * (d - p.window_slices + 1))
             xs.append(c["input"][start : start + p.window_slices])
-            # target: the level's index inside the crop, in mm (grid index times the grid's z step)
-            ys.append((c["index"] - start) * abs(c["axis"].step_z))
+            ys.append(window_targets(c["z"], c["axis"], start))  # the level's index inside the crop
         x = torch.stack(xs)[:, None].to(self.device, torch.float32)
         y = torch.from_numpy(np.stack(ys).astype(np.float32)).to(self.device)
         return x, y
@@ -133,21 +133,12 @@ class LevelsTask:
         shortest = min(c["input"].shape[0] for c in cases)
         length = max(8, min(shortest, int(plan["length"][pos[0]] * shortest)))
         xs, targets = [], []
-        grid = np.arange(length, dtype=np.float64)
         for i, c in zip(pos, cases):
             n = c["input"].shape[0]
             start = int(plan["crop"][i] * (n - length + 1))
             xs.append(c["input"][start : start + length])
-            t = np.zeros((len(self.levels), length + 2), dtype=np.float32)
-            for j, r in enumerate(c["index"] - start):
-                if r < -0.5:
-                    t[j, length] = 1.0  # before the crop's first position
-                elif r > length - 0.5:
-                    t[j, length + 1] = 1.0  # after its last
-                else:
-                    g = np.exp(-0.5 * ((grid - r) / FAST_FINDER_TARGET_SIGMA) ** 2)
-                    t[j, :length] = g / g.sum()
-            targets.append(t)
+            # the inverse of the inference decoding (ssc_core.ai.level_targets), on the crop's grid
+            targets.append(heatmap_targets(c["index"] - start, length, sigma_steps=FAST_FINDER_TARGET_SIGMA))
         x = torch.stack(xs).to(self.device, torch.float32)
         if self.augment:
             x = warp(x, torch.from_numpy(plan["affine"][pos]), fill=self.air)
@@ -158,9 +149,12 @@ class LevelsTask:
         x, y = batch
         out = model(x).float()
         if self.vgg:
+            # in mm: index differences times the resampled grid's z step (the paper)
             step = float(abs(self.train[0]["axis"].step_z)) if self.train else 1.0
-            return LOSSES[self.loss_name](out * step, y)
-        return -(y * F.log_softmax(out, dim=-1)).sum(dim=-1).mean()
+            if self.loss_name == "mse":
+                return window_loss_mm(out, y, step)
+            return LOSSES[self.loss_name](out * step, y * step)
+        return heatmap_loss(out, y)
 
     # --- validation ---------------------------------------------------------------------------------
 
@@ -212,7 +206,3 @@ class LevelsTask:
         out["val_max_mm"] = float(errors.max())
         out["val_outside"] = float(outside)
         return out
-
-
-def level_names() -> list[str]:
-    return [lv.label for lv in LEVELS]

@@ -85,8 +85,28 @@ class PrepConfig:
         else:
             assert self.level_finder is not None
             obj = {"lf": dataclasses.asdict(dataclasses.replace(self.level_finder, weights=None))}
-        text = json.dumps({"v": CACHE_VERSION, "part": part, **obj}, sort_keys=True, default=str)
+        text = json.dumps(
+            {"v": CACHE_VERSION, "code": _code_digest(), "part": part, **obj}, sort_keys=True, default=str
+        )
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+_CODE_DIGEST: str | None = None
+
+
+def _code_digest() -> str:
+    """SHA-256 of the code that makes the cached arrays (lung mask, network input), so that a change to
+    either invalidates the cache instead of training on stale inputs."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        import ssc_core.ai.preprocess
+        import ssc_core.imaging.lung_mask
+
+        h = hashlib.sha256()
+        for module in (ssc_core.imaging.lung_mask, ssc_core.ai.preprocess):
+            h.update(Path(str(module.__file__)).read_bytes())
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
 
 
 @dataclass(frozen=True, eq=False)

@@ -98,6 +98,8 @@ class TrainOptions:
     # scorer
     input_size: int | None = None
     train_size: int | None = None
+    #: Weight of the scorer's auxiliary density loss (0 = the paper's recipe; see scorer_task.DensityHead).
+    density_weight: float = 0.0
     synthetic_share: float = SYNTHETIC_SHARE
     samples_per_epoch: int | None = None
     balanced: bool = True
@@ -419,6 +421,8 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
         )
     task, recipe_json, extra = _make_task(opts, spec, train_arrays, val_arrays, device)
     init_state, init_info = _finetune_start(opts, spec)
+    if init_state is not None and hasattr(task, "import_state"):
+        init_state = task.import_state(init_state)
     if init_info:
         recipe_json = {**recipe_json, "finetuned_from": init_info}
     fingerprint = fingerprint_of(
@@ -448,6 +452,8 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
         init_state=init_state,
     )
     result = trainer.fit(resume=opts.resume)
+    # the weights as the bundle holds them (the scorer trains on fractions; the bundle outputs percent)
+    final = task.export_state(result.best_state) if hasattr(task, "export_state") else result.best_state
     best = next((h for h in result.state.history if h.get("epoch") == result.state.best_epoch), {})
     metrics = {k: float(v) for k, v in best.items() if k.startswith("val_") and np.isfinite(v)}
     if dist.is_main:
@@ -455,6 +461,7 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
             opts,
             spec,
             result,
+            final,
             collection,
             splits,
             recipe_json,
@@ -476,7 +483,7 @@ def _train(opts: TrainOptions, dist, device, progress, cancel, log) -> TrainRepo
         metrics,
         result.stopped,
         tuple(problems),
-        state_digest(result.best_state),
+        state_digest(final),
         dist.rank,
         dist.world_size,
     )
@@ -516,7 +523,7 @@ def _make_task(opts: TrainOptions, spec, train_arrays, val_arrays, device):
         from ssc_core.training.levels_task import FAST_FINDER_AUGMENT, LevelsTask
 
         batch = opts.batch_size or (2 if spec.architecture == "vgg11_3d" else 4)
-        task = LevelsTask(
+        task: Any = LevelsTask(
             spec,
             train_arrays,
             val_arrays,
@@ -546,6 +553,7 @@ def _make_task(opts: TrainOptions, spec, train_arrays, val_arrays, device):
         augment=opts.augment,
         train_size=opts.train_size,
         loss=opts.loss,
+        density_weight=opts.density_weight,
     )
     bank = None
     if opts.synthetic_share > 0:
@@ -564,7 +572,7 @@ def _make_task(opts: TrainOptions, spec, train_arrays, val_arrays, device):
             clip=(spec.normalization.hu_min, spec.normalization.hu_max),
             cache_dir=cache,
         )
-    task = ScorerTask(
+    scorer_task = ScorerTask(
         spec,
         train_arrays,
         val_arrays,
@@ -578,16 +586,17 @@ def _make_task(opts: TrainOptions, spec, train_arrays, val_arrays, device):
     recipe = {
         "batch_size": recipe_obj.batch_size,
         "loss": opts.loss,
+        "density_weight": opts.density_weight,
         "samples": "each level slice and its neighbours on either side, with the level's label",
         "balanced_sampling": "probability inversely proportional to the frequency of the TOT value"
         if opts.balanced
         else None,
-        "samples_per_epoch": task.epoch_size(1),
-        "synthetic_share": task.synthetic_share,
+        "samples_per_epoch": scorer_task.epoch_size(1),
+        "synthetic_share": scorer_task.synthetic_share,
         "synthesis": opts.synthesis.to_json(),
         "textures": bank.describe() if bank is not None else None,
         "backgrounds": {
-            "healthy_training_slices": int((task.tot == 0).sum()),
+            "healthy_training_slices": int((scorer_task.tot == 0).sum()),
             "extra_scans": _background_notes(opts.backgrounds),
             "extra_slices": 0 if backgrounds is None else int(backgrounds.hu.shape[0]),
         },
@@ -595,8 +604,8 @@ def _make_task(opts: TrainOptions, spec, train_arrays, val_arrays, device):
         "train_size": opts.train_size or spec.input_size,
         "pretrained": opts.pretrained.name if opts.pretrained else None,
     }
-    extra["healthy"] = [a for a in train_arrays]
-    return task, recipe, extra
+    extra["healthy"] = list(train_arrays)
+    return scorer_task, recipe, extra
 
 
 def healthy_patch(arrays: list[CaseArrays], patch: int) -> tuple[np.ndarray, str] | None:
@@ -612,10 +621,10 @@ def healthy_patch(arrays: list[CaseArrays], patch: int) -> tuple[np.ndarray, str
         if a.hu is None or a.lung is None or a.centre is None:
             continue
         labels = a.sample_labels()
-        for i in np.flatnonzero(a.centre & (labels[:, 0] == 0)):
-            area = int(a.lung[i].sum())
+        for j in np.flatnonzero(a.centre & (labels[:, 0] == 0)):
+            area = int(a.lung[j].sum())
             if best is None or area > best[0]:
-                best = (area, a, int(i))
+                best = (area, a, int(j))
     if best is None:
         return None
     _, a, i = best
@@ -636,7 +645,7 @@ def healthy_patch(arrays: list[CaseArrays], patch: int) -> tuple[np.ndarray, str
 
 
 def _write_bundle(
-    opts, spec, result, collection, splits, recipe, metrics, extra, n_train, n_val, device, dist
+    opts, spec, result, weights, collection, splits, recipe, metrics, extra, n_train, n_val, device, dist
 ):
     from ssc_core import RESEARCH_USE_NOTICE
     from ssc_core.ai.bundle import update_bundle
@@ -677,7 +686,7 @@ def _write_bundle(
         cut = healthy_patch(extra.get("healthy", []), (old or _new_bundle_spec(opts)).heatmap.patch)
         if cut is not None:
             texture, texture_source = cut
-    kwargs: dict[str, Any] = {f"{role}_spec": spec, role: result.best_state}
+    kwargs: dict[str, Any] = {f"{role}_spec": spec, role: weights}
     update_bundle(
         opts.out,
         base=_new_bundle_spec(opts),

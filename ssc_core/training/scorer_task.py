@@ -31,6 +31,13 @@ from ssc_core.training.prepare import Backgrounds, CaseArrays
 from ssc_core.training.sampling import BalancedSampler, balanced_weights, epoch_seed
 from ssc_core.training.synthesis import SynthesisConfig, TextureBank, draw_synthesis, synthesise
 
+#: During training the scorer regresses fractions (percent / 100); the factor is folded into the head's
+#: weights when the bundle is written, so the bundle's scorer outputs percent as the spec says. MSE on
+#: fractions is MSE on percent divided by a constant; but Adam moves every weight by about the learning
+#: rate per step whatever the loss's scale, so a head that must reach outputs of tens of percent from its
+#: small initial weights would need a hundred times more steps.
+TARGET_SCALE = 100.0
+
 #: Loss functions for the regression outputs (the paper: MSE).
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
 
@@ -48,6 +55,8 @@ class ScorerRecipe:
     #: Train at this input size (smaller = faster; validation and inference stay at the spec's size).
     train_size: int | None = None
     loss: str = "mse"
+    #: Weight of the auxiliary density loss (0: the paper's recipe; see :class:`DensityHead`).
+    density_weight: float = 0.0
 
 
 def _stack(arrays: Sequence[CaseArrays], centre_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,9 +135,49 @@ class ScorerTask:
     # --- network ------------------------------------------------------------------------------------
 
     def build_net(self) -> nn.Module:
+        """The network trained: the scorer, with the auxiliary density head when that loss is on."""
+        scorer = self.build_scorer()
+        return DensityHead(scorer) if self.recipe.density_weight > 0 else scorer
+
+    def build_scorer(self) -> nn.Module:
+        """The scorer in its training form (see :data:`TARGET_SCALE`), ready to learn from scratch.
+
+        * The fresh one-channel stem gets PyTorch's default convolution initialisation. timm initialises
+          convolution biases to zero; with a zero bias the stem's output at a uniform patch is proportional
+          to its intensity and the LayerNorm that follows removes that factor, so a fresh stem cannot tell
+          uniform regions of different density apart (ground glass is such a change of density) and a
+          from-scratch scorer stays blind to it for a long time. The paper's stem is fresh too (its other
+          layers came from ImageNet).
+        * The output bias starts at the mean label the balanced sampler will draw.
+        """
         from ssc_core.ai.networks import build_scorer_net
 
-        return build_scorer_net(self.spec, pretrained=self.pretrained)
+        net = build_scorer_net(self.spec, pretrained=self.pretrained)
+        stem = getattr(net, "stem", None)
+        if isinstance(stem, nn.Sequential) and isinstance(stem[0], nn.Conv2d):
+            stem[0].reset_parameters()
+        head = net.get_classifier()
+        if isinstance(head, nn.Linear) and head.bias is not None:
+            mean = (self.weights[:, None] * self.labels.cpu().numpy()).sum(axis=0) / TARGET_SCALE
+            with torch.no_grad():
+                head.bias.copy_(torch.from_numpy(mean.astype(np.float32)))
+        return net
+
+    def export_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Training form -> bundle form: the scorer alone (no density head), the head's weights and bias
+        times :data:`TARGET_SCALE` (so that it outputs percent)."""
+        if self.recipe.density_weight > 0:
+            state = {k[len("net.") :]: v for k, v in state.items() if k.startswith("net.")}
+        return _scale_head(self.build_scorer(), state, TARGET_SCALE)
+
+    def import_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Bundle form -> training form (for fine-tuning a bundle's scorer; a density head starts fresh)."""
+        scaled = _scale_head(self.build_scorer(), state, 1.0 / TARGET_SCALE)
+        if self.recipe.density_weight <= 0:
+            return scaled
+        full = dict(self.build_net().state_dict())
+        full.update({f"net.{k}": v for k, v in scaled.items()})
+        return full
 
     # --- plan and batches ---------------------------------------------------------------------------
 
@@ -164,26 +213,37 @@ class ScorerTask:
         plan["affine"] = draw_affine(rng, n, self.recipe.augment)
         return plan
 
-    def batches(self, epoch: int, dist: DistInfo) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """This process's batches of the epoch: (input (B, 1, S, S) in [0, 1], labels (B, 3) percent)."""
+    def batches(self, epoch: int, dist: DistInfo) -> Iterator[tuple[torch.Tensor, ...]]:
+        """This process's batches of the epoch: (input (B, 1, S, S) in [0, 1], labels (B, 3) percent[, density
+        maps (B, 4, S, S) and which of them are known (B, 4)])."""
         plan = self.plan(epoch, dist.world_size)
         positions = np.arange(plan["kind"].size)[dist.rank :: dist.world_size]
         b = self.recipe.batch_size
         for start in range(0, positions.size - b + 1, b):
             yield self.make_batch(plan, positions[start : start + b])
 
-    def make_batch(self, plan: dict[str, Any], pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def make_batch(self, plan: dict[str, Any], pos: np.ndarray) -> tuple[torch.Tensor, ...]:
         dev = self.device
         kind = plan["kind"][pos]
         which = plan["which"][pos]
         hu = torch.empty((pos.size, *self.hu.shape[1:]), dtype=torch.float32, device=dev)
         labels = torch.empty((pos.size, 3), dtype=torch.float32, device=dev)
+        dense_on = self.recipe.density_weight > 0
+        if dense_on:  # coverage maps (lung, TOT, GG, RET) and which of them are known, per sample
+            dense = torch.zeros((pos.size, 4, *self.hu.shape[1:]), dtype=torch.float32, device=dev)
+            known = torch.zeros((pos.size, 4), dtype=torch.float32, device=dev)
         real_rows = np.flatnonzero(~kind)
         if real_rows.size:
             idx = torch.from_numpy(plan["real"][which[real_rows]]).to(self.bank_device)
             rows_t = torch.from_numpy(real_rows).to(dev)
             hu[rows_t] = self.hu[idx].to(dev, non_blocking=True).to(torch.float32)
             labels[rows_t] = self.labels[idx.to(dev)]
+            if dense_on:
+                dense[rows_t, 0] = self.lung[idx].to(dev, non_blocking=True).to(torch.float32)
+                known[rows_t, 0] = 1.0
+                # a healthy slice's disease maps are known: empty (a diseased one's are not)
+                healthy = (self.labels[idx.to(dev), 0] == 0).to(torch.float32)
+                known[rows_t, 1:] = healthy[:, None]
         syn_rows = np.flatnonzero(kind)
         if syn_rows.size:
             assert self.texture_bank is not None
@@ -199,17 +259,36 @@ class ScorerTask:
             rows_t = torch.from_numpy(syn_rows).to(dev)
             hu[rows_t] = out.hu
             labels[rows_t] = out.labels[:, self.order]
+            if dense_on:
+                dense[rows_t, 0] = self.bg_lung[bg].to(dev, non_blocking=True).to(torch.float32)
+                dense[rows_t, 1] = (out.gg_mask | out.ret_mask).to(torch.float32)
+                dense[rows_t, 2] = out.gg_mask.to(torch.float32)
+                dense[rows_t, 3] = out.ret_mask.to(torch.float32)
+                known[rows_t] = 1.0
+        affine = torch.from_numpy(plan["affine"][pos])
         x = normalize(hu, self.norm)[:, None]
-        x = warp(x, torch.from_numpy(plan["affine"][pos]), fill=self.air)
+        x = warp(x, affine, fill=self.air)
         size = self.recipe.train_size
         if size is not None and size != x.shape[-1]:
             x = resize_slices(x, size)
-        return x, labels
+        if not dense_on:
+            return x, labels
+        dense = warp(dense, affine)  # the same transform as the image: coverage stays where the pixels go
+        return x, labels, dense, known
 
-    def loss(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x, y = batch
+    def loss(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x, y = batch[0], batch[1]
         out = model(x)
-        return LOSSES[self.recipe.loss](out.float(), y)
+        if not isinstance(out, tuple):
+            return LOSSES[self.recipe.loss](out.float(), y / TARGET_SCALE)
+        out, density = out
+        main = LOSSES[self.recipe.loss](out.float(), y / TARGET_SCALE)
+        dense, known = batch[2], batch[3]
+        # coverage of each feature-map cell: the mean of the (warped) masks over the cell's pixels
+        target = F.adaptive_avg_pool2d(dense, density.shape[-2:])
+        err = (density.float() - target) ** 2 * known[:, :, None, None]
+        cells = known.sum() * density.shape[-1] * density.shape[-2]
+        return main + self.recipe.density_weight * err.sum() / cells.clamp(min=1.0)
 
     # --- validation ---------------------------------------------------------------------------------
 
@@ -227,9 +306,10 @@ class ScorerTask:
                 if size is not None and size != x.shape[-1]:
                     x = resize_slices(x, size)
                 with autocast():
-                    y = net(x).float()
+                    y = net(x)
+                    y = (y[0] if isinstance(y, tuple) else y).float()
                 outs.append(y.cpu().numpy())
-        raw = np.concatenate(outs) if outs else np.zeros((0, 3))
+        raw = np.concatenate(outs) * TARGET_SCALE if outs else np.zeros((0, 3))
         inverse = np.argsort(self.order)
         return raw[:, inverse].astype(np.float64)
 
@@ -271,3 +351,36 @@ def scorer_metrics(raw: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     out["val_icc_tot"] = float("nan") if c.value is None else float(c.value)
     out["val_mae_mean"] = float(np.mean(maes))
     return out
+
+
+def _scale_head(net: nn.Module, state: dict[str, torch.Tensor], factor: float) -> dict[str, torch.Tensor]:
+    """``state`` with the classifier's weight and bias multiplied by ``factor``."""
+    head = net.get_classifier()
+    prefix = next(name for name, m in net.named_modules() if m is head)
+    out = dict(state)
+    for suffix in ("weight", "bias"):
+        key = f"{prefix}.{suffix}"
+        if key in out:
+            out[key] = out[key] * factor
+    return out
+
+
+class DensityHead(nn.Module):
+    """A scorer with an auxiliary 1x1 convolution on its last feature map, for training only.
+
+    The convolution predicts, per cell of the feature map (32 x 32 input pixels), the share covered by lung
+    and by disease (TOT, GG, RET). On synthetic slices those shares are known exactly from the inserted
+    masks, on healthy slices the disease shares are 0, and the lung's share is known everywhere; the loss
+    on them tells the network *where* the disease it must measure is, which the slice's three numbers
+    alone say only after many more steps. It is not part of the paper's recipe (``--density-weight 0``
+    trains without it) and is dropped when the bundle is written: the bundle holds the scorer alone.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.density = nn.Conv2d(int(net.num_features), 4, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net.forward_features(x)
+        return self.net.forward_head(features), self.density(features)

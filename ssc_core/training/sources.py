@@ -169,7 +169,7 @@ def study_cases(study: str | os.PathLike[str], session: str | None = None) -> Ca
             "study": path.name,
             "session": label,
             "cases_unfinished": len(unfinished - set(z)),
-            "audit_head": store.audit_head(),
+            "audit_head": store.audit_head,
         }
     finally:
         store.close()

@@ -101,8 +101,8 @@ def make_splits(keys: Sequence[str], config: SplitConfig, strata: Mapping[str, s
     groups: dict[str, list[str]] = {}
     for k in unique:
         groups.setdefault((strata or {}).get(k, ""), []).append(k)
-    for g in groups.values():
-        g.sort(key=lambda k: _order_key(config.seed, k))
+    for members in groups.values():
+        members.sort(key=lambda k: _order_key(config.seed, k))
     # Test cases: stratum by stratum in proportion (largest remainders), so each class is represented.
     names = sorted(groups)
     exact = {g: n_test * len(groups[g]) / n for g in names}
