@@ -130,6 +130,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto: mixed precision on CUDA, fp32 on the CPU",
     )
+    r.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="MIN",
+        help="stop after the epoch that ends past MIN minutes (the best checkpoint so far is kept)",
+    )
     r.add_argument("--deterministic", action="store_true", help="deterministic algorithms only (slower)")
     sc = p.add_argument_group("scorer")
     sc.add_argument("--input-size", type=int, help="scorer input size (default 512)")
@@ -267,6 +273,7 @@ def _run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_every=args.val_every,
         deterministic=args.deterministic,
+        time_limit_minutes=args.time_limit,
     )
     opts = TrainOptions(
         task=args.task,

@@ -674,6 +674,7 @@ def _write_bundle(
             "best_epoch": result.state.best_epoch,
             "stopped": result.stopped,
             "patience": opts.config.patience,
+            "time_limit_minutes": opts.config.time_limit_minutes,
             "seed": opts.config.seed,
             "selection": "lowest validation MAE",
         },

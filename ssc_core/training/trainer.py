@@ -33,7 +33,7 @@ from torch import nn
 from ssc_core.constants import TRAIN_LEARNING_RATE, TRAIN_WEIGHT_DECAY
 from ssc_core.progress import CancelToken, ProgressCallback, check_cancel, report
 from ssc_core.training.checkpoint import TrainState, load_checkpoint, save_checkpoint
-from ssc_core.training.distributed import DistInfo, barrier, gather_objects
+from ssc_core.training.distributed import DistInfo, barrier, broadcast_object, gather_objects
 from ssc_core.training.sampling import epoch_seed
 
 
@@ -62,6 +62,10 @@ class TrainConfig:
     seed: int = 0
     val_every: int = 1
     deterministic: bool = False
+    #: Stop after the first epoch that ends past this many minutes of this run (None: no limit). The
+    #: learning-rate schedule does not depend on it, so with a constant schedule a run stopped at epoch K
+    #: is the same as a run of K epochs.
+    time_limit_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -78,7 +82,7 @@ class FitResult:
 
     best_state: dict[str, torch.Tensor]
     state: TrainState
-    stopped: str  # "epochs", "early stopping"
+    stopped: str  # "epochs", "early stopping", "time limit"
     precision: str
 
 
@@ -244,6 +248,7 @@ class Trainer:
         csv_log = CsvLog(self.work_dir / "log.csv")
         steps = self.task.steps_per_epoch(dist.world_size)
         stopped = "epochs"
+        started = time.perf_counter()
         for epoch in range(state.epoch, c.epochs):
             check_cancel(self.cancel)
             t0 = time.perf_counter()
@@ -326,6 +331,13 @@ class Trainer:
                 stopped = "early stopping"
                 self.log(f"Early stopping: no improvement in {c.patience} validation(s).")
                 break
+            if c.time_limit_minutes is not None and epoch + 1 < c.epochs:
+                # every process stops at the same epoch: rank 0's clock decides
+                late = time.perf_counter() - started >= 60.0 * c.time_limit_minutes
+                if broadcast_object(dist, late):
+                    stopped = "time limit"
+                    self.log(f"Time limit of {c.time_limit_minutes:g} min reached after epoch {epoch + 1}.")
+                    break
         return FitResult(best_state, state, stopped, self.precision)
 
 

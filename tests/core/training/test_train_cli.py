@@ -152,3 +152,21 @@ def test_resume_continues_exactly(tmp_path):
     with pytest.raises(CheckpointError, match="other data, network or settings"):
         train(replace(other, config=replace(other.config, lr=1e-3)), **quiet)
     assert np.isfinite(resumed.metrics["val_mae_mean"])
+
+
+def test_time_limit_stops_after_the_epoch_it_passes(tmp_path):
+    from dataclasses import replace
+
+    from ssc_core.training.run import train
+
+    quiet = {"log": lambda _m: None}
+    limited = _scorer_opts(tmp_path, 3, work="t")
+    limited = replace(limited, config=replace(limited.config, time_limit_minutes=0.0))
+    stopped = train(limited, **quiet)
+    assert stopped.stopped == "time limit"
+    spec = json.loads((tmp_path / "bundle-t" / "spec.json").read_text())
+    recipe = spec["provenance"]["scorer"]["recipe"]
+    assert (recipe["stopped"], recipe["epochs_run"], recipe["time_limit_minutes"]) == ("time limit", 1, 0.0)
+    # with the constant schedule, a run stopped at epoch K is a run of K epochs
+    one = train(_scorer_opts(tmp_path, 1, work="one"), **quiet)
+    assert one.weights_sha256 == stopped.weights_sha256
