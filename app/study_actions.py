@@ -67,6 +67,9 @@ class StudyActions(QObject):
         self.act_next = a("study.next_case", "&Next case", lambda: self._step(1))
         self.act_prev = a("study.prev_case", "&Previous case", lambda: self._step(-1))
         self.act_heatmap = a("heatmap.toggle", "Show/hide the &heat map", self._toggle_heatmap)
+        window.dispatcher.set_release_handler("heatmap.toggle", self._heatmap_key_released)
+        self.act_load_bundle = a(None, "&Load model bundle…", self._load_bundle)
+        self.act_precompute = a(None, "&Precompute AI results…", lambda: self.precompute_dialog())
         self.act_export_mine = a(None, "E&xport my readings…", self.export_my_readings)
         self.act_manage = a(None, "&Manage study…", self.manage_study)
         self.act_statistics = a(None, "S&tatistics…", lambda: self.show_statistics())
@@ -76,9 +79,13 @@ class StudyActions(QObject):
         self.menu.addSeparator()
         self.menu.addActions([self.act_next, self.act_prev, self.act_heatmap])
         self.menu.addSeparator()
+        self.menu.addAction(self.act_load_bundle)
+        self.menu.addSeparator()
         self.menu.addAction(self.act_export_mine)
         self.menu.addSeparator()
-        self.menu.addActions([self.act_manage, self.act_statistics, self.act_export_study])
+        self.menu.addActions(
+            [self.act_manage, self.act_precompute, self.act_statistics, self.act_export_study]
+        )
         self.statistics_windows: list = []
         self._update_actions()
 
@@ -95,10 +102,13 @@ class StudyActions(QObject):
         for act in (self.act_submit, self.act_next, self.act_prev, self.act_close_study):
             act.setEnabled(on)
         self.act_score.setEnabled(on and not rating)
-        self.act_heatmap.setEnabled(rating)
+        ai = on and not ws.ai.controller.hidden
+        self.act_heatmap.setEnabled(rating or ai)
+        self.act_load_bundle.setEnabled(ai)
         admin = on and ws.reading.view.reader.is_admin
         for act in (self.act_manage, self.act_statistics, self.act_export_study):
             act.setEnabled(admin)
+        self.act_precompute.setEnabled(admin and ai)
         self.act_export_mine.setEnabled(on)
         for act in (self.window.act_open, self.window.act_open_folder):
             act.setEnabled(not on)
@@ -118,6 +128,25 @@ class StudyActions(QObject):
     def _toggle_heatmap(self) -> None:
         if self.workspace is not None:
             self.workspace.toggle_heatmap()
+
+    def _heatmap_key_released(self) -> None:
+        if self.workspace is not None:
+            self.workspace.heatmap_key_released()
+
+    def _load_bundle(self) -> None:
+        if self.workspace is not None and not self.workspace.ai.controller.hidden:
+            self.workspace.ai.choose_bundle()
+
+    def precompute_dialog(self):
+        """The admin's "Precompute AI results…": a session's results and heat maps, in the background."""
+        ws = self.workspace
+        if ws is None or not ws.reading.view.reader.is_admin or ws.ai.controller.hidden:
+            return None
+        from app.dialogs.precompute import PrecomputeDialog
+
+        dlg = PrecomputeDialog(ws.ai.controller, parent=self.window)
+        self.window._open_dialog(dlg)
+        return dlg
 
     # --- starting ------------------------------------------------------------------------------------
 
