@@ -1,4 +1,4 @@
-"""Screenshots of the AI in the workstation (docs/images/ai-*.png), made with ``ssc-workstation --screenshot``.
+"""Screenshots of the AI in the workstation (docs/images/ai-*.png), made with ``--screenshot``.
 
 Usage::
 

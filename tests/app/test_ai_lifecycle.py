@@ -34,12 +34,16 @@ def shown_is_consistent(window, ws) -> None:
     scores = ws.score_panel._suggestions
     key = ws.ai._overlay_key
     if r.case_code is None or r.loading_code is not None:
-        assert suggestions == {} and scores is None and key is None
+        assert suggestions == {}
+        assert scores is None
+        assert key is None
         return
     code = r.case_code
     view = r.store.reader_ai(r.session_id, r.reader_id, code)  # straight from the study file
     if view is None:
-        assert suggestions == {} and scores is None and key is None
+        assert suggestions == {}
+        assert scores is None
+        assert key is None
         return
     volume = c.volume
     expected = {
@@ -129,7 +133,8 @@ def test_closing_the_window_during_inference_is_clean(qtbot, window, long_heatma
     code = ws.reading.case_code
     assert ws.reading.set_score(Level.L2, Pattern.GG, 15)
     pid = window.ai_service().pid
-    assert pid is not None and psutil.pid_exists(pid)
+    assert pid is not None
+    assert psutil.pid_exists(pid)
     t0 = time.monotonic()
     window.close()
     elapsed = time.monotonic() - t0
@@ -181,7 +186,8 @@ def test_an_error_inside_preprocessing_is_an_error_state(qtbot, window, study_fi
     wait_status(qtbot, ws, AIStatus.ERROR)
     text = ws.ai.panel.status_label.text()
     assert "The AI could not finish this case" in text
-    assert "could not be resampled" in text and "ValueError" in text
+    assert "could not be resampled" in text
+    assert "ValueError" in text
     assert ws.ai.panel.run_button.isVisible()
     assert ws.ai.controller.service.running  # the AI process lives on
     r = ws.reading

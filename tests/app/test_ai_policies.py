@@ -84,7 +84,8 @@ def test_after_commit_reveals_the_ai_and_keeps_both_readings(
 
     stored = stored_reading(study_file, "AC", code)
     assert stored.phase is Phase.ASSISTED
-    assert stored.unaided is not None and stored.unaided_committed_at is not None
+    assert stored.unaided is not None
+    assert stored.unaided_committed_at is not None
     assert stored.unaided.levels[level].slice_index == int(truth[level]["slice"])
     assert stored.unaided.score(Level.L1, Pattern.TOT) == 20
     assert stored.values.levels[level].slice_index == ai_slice

@@ -22,7 +22,9 @@ def test_visible_session_shows_suggestions_beside_the_readers_values(qtbot, wind
     wait_status(qtbot, ws, AIStatus.READY)
     wait_idle(qtbot, ws)
     ai = r.ai_view()
-    assert ai is not None and ai.scores is not None and ai.levels
+    assert ai is not None
+    assert ai.scores is not None
+    assert ai.levels
 
     # the model's name, its device and "research use only" are in the AI dock
     assert "Test model (untrained)" in panel.model_label.text()
@@ -32,7 +34,8 @@ def test_visible_session_shows_suggestions_beside_the_readers_values(qtbot, wind
 
     # suggested levels: dashed lines on both localizers and an "AI slice" column in the level panel
     expected = r.ai_placements()
-    assert expected and c.suggested_levels == expected
+    assert expected
+    assert c.suggested_levels == expected
     for lv, p in expected.items():
         assert window.coronal.suggestion_line_slice(lv) == p.slice_index
         assert window.sagittal.suggestion_line_slice(lv) == p.slice_index

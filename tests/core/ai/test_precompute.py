@@ -49,7 +49,8 @@ def test_precompute_caches_every_case_and_a_second_run_skips_them(study, small_b
         n_maps = 0
         for cid in st.session_case_ids(st.session_by_label("HM").id):
             result = st.ai_result(cid, bundle_hash)
-            assert result is not None and result.levels
+            assert result is not None
+            assert result.levels
             work = plan_case(st, cid, bundle_hash)
             assert work.done
             scored = {lv for lv in result.scores}

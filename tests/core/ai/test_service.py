@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import time
 
@@ -34,10 +35,8 @@ def service():
     child.close()
     yield proc, parent
     if proc.is_alive():
-        try:
+        with contextlib.suppress(OSError):
             parent.send(Stop())
-        except OSError:
-            pass
         proc.join(5)
     if proc.is_alive():
         proc.kill()
@@ -83,9 +82,11 @@ def test_units_run_cancel_within_a_second_and_the_service_stops(service, scan, s
 
     conn.send(RunUnit(WorkUnit("C-TEST", scan, cascade=True, request_id=7)))
     msgs = recv(conn, UnitFinished)
-    assert msgs[-1].status == "done" and msgs[-1].request_id == 7
+    assert msgs[-1].status == "done"
+    assert msgs[-1].request_id == 7
     done = next(m for m in msgs if isinstance(m, CascadeDone))
-    assert done.case_id == "C-TEST" and done.request_id == 7
+    assert done.case_id == "C-TEST"
+    assert done.request_id == 7
     assert all(getattr(m, "request_id", 7) == 7 for m in msgs)
 
     # a long unit (every level's heat map, given slices) is cancelled within a second
@@ -104,7 +105,8 @@ def test_units_run_cancel_within_a_second_and_the_service_stops(service, scan, s
     gone = ScanSource("C-GONE", str(scan.location) + ".missing")
     conn.send(RunUnit(WorkUnit("C-GONE", gone, cascade=True, request_id=9)))
     failed = recv(conn, UnitFinished)[-1]
-    assert failed.status == "failed" and failed.message
+    assert failed.status == "failed"
+    assert failed.message
     assert "chest.mha" not in failed.message
 
     conn.send(Stop())
@@ -114,7 +116,7 @@ def test_units_run_cancel_within_a_second_and_the_service_stops(service, scan, s
 
 
 def test_heatmap_units_use_the_given_slices(service, scan, small_bundle_dir):
-    proc, conn = service
+    _proc, conn = service
     recv(conn, ServiceStarted)
     conn.send(LoadBundle(str(small_bundle_dir)))
     recv(conn, BundleReady)
@@ -125,6 +127,7 @@ def test_heatmap_units_use_the_given_slices(service, scan, small_bundle_dir):
     msgs = recv(conn, UnitFinished)
     ready = [m for m in msgs if isinstance(m, HeatmapReady)]
     assert len(ready) == 1
-    assert ready[0].heatmap.level == LEVELS[2] and ready[0].heatmap.slice_index == 30
+    assert ready[0].heatmap.level == LEVELS[2]
+    assert ready[0].heatmap.slice_index == 30
     assert ready[0].heatmap.values.shape == (3, 128, 128)
     assert not any(isinstance(m, CascadeDone) for m in msgs)
