@@ -13,24 +13,27 @@ Policies: *hidden* — nothing is computed, the service is never started; *after
 until its unaided reading is committed; *visible* — from the start; heat-map rating sessions — the maps
 and levels (the scores only if the session shows them; the reader view withholds them otherwise).
 
-Background work (the admin's precompute, the demo's heat maps) runs through :class:`PrecomputeJob` at the
-lowest priority, so the reader's own case always goes first.
+Background work (the admin's precompute, the demo's heat maps) runs through
+:class:`~app.ai_precompute.PrecomputeRunner` at the lowest priority, so the reader's own case always goes
+first; a unit the reader needs that is already queued for it is moved up instead of queued twice.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
+import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ssc_core.ai.precompute import CaseWork, WorkUnit, plan_case, plan_precompute, write_event
-from ssc_core.constants import LEVELS, Level
+from app.ai_precompute import PrecomputeRunner
+from app.ai_state import AIState, AIStatus, demo_bundle_installed
+from ssc_core.ai.precompute import CaseWork, WorkUnit, plan_case, write_event
+from ssc_core.constants import Level
 from ssc_core.errors import SSCError
 from ssc_core.study.records import AIPolicy
 
@@ -46,81 +49,6 @@ PRIORITY_CASE = 0.0
 PRIORITY_HEATMAP_CURRENT = 1.0
 PRIORITY_HEATMAP_OTHER = 2.0
 PRIORITY_PREFETCH = 10.0
-PRIORITY_BACKGROUND = 20.0
-
-
-class AIStatus(enum.Enum):
-    HIDDEN = "hidden"
-    WAITING_COMMIT = "waiting for the unaided commit"
-    NO_BUNDLE = "no model bundle"
-    LOADING = "loading the model"
-    MISMATCH = "other model"
-    IDLE = "idle"
-    RUNNING = "running"
-    READY = "ready"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class AIState:
-    """What the AI panel and the status bar show."""
-
-    status: AIStatus
-    message: str
-    hint: str = ""
-    done: int = 0
-    total: int = 0
-    case: str | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.status in (AIStatus.RUNNING, AIStatus.LOADING)
-
-
-def demo_bundle_installed() -> bool:
-    """Is the demo model bundle there (its spec file; verified only when loaded)?"""
-    from ssc_core.ai.bundle import default_bundle_path
-    from ssc_core.ai.spec import SPEC_FILE
-
-    return (default_bundle_path() / SPEC_FILE).is_file()
-
-
-class PrecomputeJob(QObject):
-    """Background computation of a plan's units (admin's precompute, the demo's heat maps).
-
-    ``progressed(done, total, message)``; ``finished(computed, failed, cancelled)``.
-    """
-
-    progressed = Signal(int, int, str)
-    finished = Signal(int, int, bool)
-
-    def __init__(self, label: str, total: int, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.label = label
-        self.total = max(0, total)
-        self.done = 0
-        self.computed = 0
-        self.failed = 0
-        self.errors: list[str] = []
-        self.cancelled = False
-        self.ended = False
-        self.running: set[int] = set()
-        self.cancel_requested: Callable[[], None] | None = None
-
-    def cancel(self) -> None:
-        if self.cancel_requested is not None and not self.ended:
-            self.cancel_requested()
-
-    def _advance(self, steps: int, message: str) -> None:
-        self.done = min(self.total, self.done + steps)
-        self.progressed.emit(self.done, self.total, message)
-
-    def _end(self, cancelled: bool = False) -> None:
-        if not self.ended:
-            self.ended = True
-            self.cancelled = cancelled
-            self.finished.emit(self.computed, self.failed, cancelled)
 
 
 class AIController(QObject):
@@ -147,15 +75,17 @@ class AIController(QObject):
         self._service_factory = service
         self._svc: AIService | None = None
         self.bundle_path = bundle_path
-        #: My units: request id -> (unit, owner: "case", "prefetch" or a PrecomputeJob).
+        #: My units: request id -> (unit, owner: "case" or "prefetch").
         self._units: dict[int, tuple[WorkUnit, Any]] = {}
+        #: Units queued by background work that the open case needs: moved up, not queued twice.
+        self._adopted: dict[int, WorkUnit] = {}
         self._case_ids: dict[str, int] = {}
         self._stopped_cases: set[str] = set()
         #: Why the bundle cannot be used (a failed load, the process stopped): not retried by itself.
         self._bundle_error: AIState | None = None
         self._closed = False
         self._state = AIState(AIStatus.IDLE, "")
-        self.jobs: list[PrecomputeJob] = []
+        self.jobs: list[PrecomputeRunner] = []
         if reading.ai_never:
             self._set_state(AIState(AIStatus.HIDDEN, "AI hidden in this session."))
             return
@@ -259,9 +189,6 @@ class AIController(QObject):
         self.bundleChanged.emit(info)
         self._stopped_cases.clear()
         self._on_case(self.reading.case_code)
-        for job in list(self.jobs):
-            if not job.ended:  # the bundle changed under a background job: it ends; run it again
-                job._end(cancelled=True)
 
     def _on_bundle_failed(self, failure) -> None:
         self.bundleChanged.emit(None)
@@ -396,7 +323,7 @@ class AIController(QObject):
         assert self._svc is not None
         active = self._active_hash()
         assert active is not None
-        heatmaps = owner == "case" or self.reading.is_rating or isinstance(owner, PrecomputeJob)
+        heatmaps = owner == "case" or self.reading.is_rating
         try:
             work = plan_case(self.reading.store, self._case_id(code), active, heatmaps=heatmaps)
         except SSCError as exc:
@@ -409,45 +336,51 @@ class AIController(QObject):
     def _submit_work(self, work: CaseWork, owner: Any) -> int:
         """Queue ``work``'s units (skipping those already queued or running); number queued."""
         assert self._svc is not None
+        svc = self._svc
         current = self._current_level()
         scan = self.reading.store.scan_source(work.code)
-        queued = {(u.case_id, u.cascade, u.heatmaps): rid for rid, (u, _o) in self._units.items()}
+        mine = {(u.case_id, u.cascade, u.heatmaps): rid for rid, (u, _o) in self._units.items()}
+        others = {(u.case_id, u.cascade, u.heatmaps): u.request_id for u in svc.pending()}
+        if svc.current is not None and svc.current_owner() is not self:
+            u = svc.current
+            others[(u.case_id, u.cascade, u.heatmaps)] = u.request_id
         n = 0
         for unit in work.units(scan, first=current):
             key = (unit.case_id, unit.cascade, unit.heatmaps)
             priority = self._priority(unit, owner, current)
-            if key in queued:
-                rid = queued[key]
+            if key in mine:
+                rid = mine[key]
                 u, old_owner = self._units[rid]
                 if self._rank(owner) < self._rank(old_owner):
                     self._units[rid] = (u, owner)  # the reader needs it now: it is theirs
-                    self._svc.set_priority(rid, priority)
-                if isinstance(owner, PrecomputeJob):
-                    owner.running.add(rid)  # shared: the job counts it when it is done
+                    svc.set_priority(rid, priority)
                 continue
-            sent = self._svc.submit(unit, priority, owner=self)
+            if key in others:  # queued by background work: move it up, its owner caches the result
+                rid = others[key]
+                svc.set_priority(rid, min(priority, PRIORITY_PREFETCH))
+                if owner == "case":
+                    self._adopted[rid] = unit
+                continue
+            sent = svc.submit(unit, priority, owner=self)
             self._units[sent.request_id] = (sent, owner)
-            if isinstance(owner, PrecomputeJob):
-                owner.running.add(sent.request_id)
             n += 1
         return n
 
     @staticmethod
     def _rank(owner: Any) -> int:
-        return {"case": 0, "prefetch": 1}.get(owner, 2) if isinstance(owner, str) else 2
+        return {"case": 0, "prefetch": 1}.get(owner, 2)
 
     def _priority(self, unit: WorkUnit, owner: Any, current: Level | None) -> float:
         if owner == "case":
             return PRIORITY_CASE if unit.cascade else self._heatmap_priority(unit, current)
-        if owner == "prefetch":
-            return PRIORITY_PREFETCH + (0 if unit.cascade else 1)
-        return PRIORITY_BACKGROUND + (0 if unit.cascade else 1)
+        return PRIORITY_PREFETCH + (0 if unit.cascade else 1)
 
     def _forget_units(self) -> None:
         if self._svc is not None:
             for rid in list(self._units):
                 self._svc.cancel(rid)
         self._units.clear()
+        self._adopted.clear()
 
     # --- results -------------------------------------------------------------------------------------
 
@@ -471,7 +404,7 @@ class AIController(QObject):
             write_event(
                 self.reading.store, self._case_id(unit.case_id), bundle_hash, event, by=self.reading.reader_id
             )
-        except (SSCError, OSError) as exc:
+        except (SSCError, OSError, sqlite3.Error) as exc:
             message = exc.message if isinstance(exc, SSCError) else f"{type(exc).__name__}: {exc}"
             log.warning("An AI result could not be cached: %s", type(exc).__name__)
             self._set_state(
@@ -482,21 +415,17 @@ class AIController(QObject):
                 )
             )
             return
-        for job in self._jobs_of(event.request_id):
-            job.computed += 1
-            job._advance(1, f"{unit.case_id}: {unit.describe()}")
         if self.reading.ai_allowed_for(unit.case_id):
             self.reading.refresh_ai(unit.case_id)
 
     def _on_finished(self, finished) -> None:
+        if self._adopted.pop(finished.request_id, None) is not None and not self._closed:
+            self._update_state()
+            return
         entry = self._units.pop(finished.request_id, None)
         if entry is None or self._closed:
             return
         unit, owner = entry
-        for job in self._jobs_of(finished.request_id):
-            self._job_unit_finished(job, unit, finished)
-        if isinstance(owner, PrecomputeJob):
-            return
         if finished.status == "failed" and unit.case_id == self.reading.case_code:
             self._stopped_cases.add(unit.case_id)
             self._set_state(
@@ -539,6 +468,7 @@ class AIController(QObject):
                 self._set_state(AIState(AIStatus.LOADING, "Loading the model…", case=code))
             return
         mine = [u for u, o in self._units.values() if u.case_id == code and o == "case"]
+        mine += [u for u in self._adopted.values() if u.case_id == code]
         if mine or progress is not None:
             text = "Finding the levels and scoring them" if any(u.cascade for u in mine) else "Heat maps"
             done = total = 0
@@ -595,58 +525,35 @@ class AIController(QObject):
 
     # --- background precompute -------------------------------------------------------------------------
 
-    def precompute(self, session: str | None, *, heatmaps: bool = True) -> PrecomputeJob:
-        """Compute and cache ``session``'s missing results in the background (lowest priority).
+    def precompute(self, session: str | None, *, heatmaps: bool = True) -> PrecomputeRunner:
+        """Compute and cache ``session``'s missing results in the background (lowest priority); started.
 
+        Only cases whose AI this reader may see now are computed here (nothing in hidden sessions).
         Raises :class:`~ssc_core.errors.SSCError` when no usable bundle is loaded or the session names
-        another one. Allowed only where this controller may compute at all (not in hidden sessions).
+        another one.
         """
         if self.hidden:
             raise SSCError("This session hides the AI: nothing is computed here.")
-        self._ensure_service()
-        active = self._active_hash()
-        if active is None:
-            raise SSCError("No model is loaded yet.", hint="Wait until the AI panel shows the model.")
-        plan = plan_precompute(self.reading.store, active, session=session, heatmaps=heatmaps)
-        job = PrecomputeJob(session or "the study", plan.steps, self)
-        job.cancel_requested = lambda: self._cancel_job(job)
+        job = PrecomputeRunner(
+            self._ensure_service(),
+            self.reading.store,
+            session=session,
+            heatmaps=heatmaps,
+            by=self.reading.reader_id,
+            can_compute=self.reading.ai_allowed_for,
+            parent=self,
+        )
+        job.written.connect(self._on_background_written)
         self.jobs.append(job)
-        job.destroyed.connect(lambda _o=None, j=job: self.jobs.remove(j) if j in self.jobs else None)
-        for work in plan.todo:
-            self._submit_work(work, job)
-        job._advance(plan.steps - sum(c.steps for c in plan.todo), "")
-        if not job.running:
-            job._end()
+        job.finished.connect(lambda *_a, j=job: self.jobs.remove(j) if j in self.jobs else None)
+        job.start()
         return job
 
-    def _jobs_of(self, request_id: int) -> list[PrecomputeJob]:
-        return [j for j in self.jobs if request_id in j.running and not j.ended]
-
-    def _cancel_job(self, job: PrecomputeJob) -> None:
-        if self._svc is not None:
-            for rid, (_unit, owner) in list(self._units.items()):
-                if owner is job:
-                    self._svc.cancel(rid)
-                    self._units.pop(rid, None)
-        job.running.clear()
-        job._end(cancelled=True)
-
-    def _job_unit_finished(self, job: PrecomputeJob, unit: WorkUnit, finished) -> None:
-        job.running.discard(finished.request_id)
-        if finished.status == "failed":
-            job.failed += 1
-            job.errors.append(f"{unit.case_id}: {finished.message}")
-            job._advance(len(LEVELS) + 1 if unit.cascade else 1, f"{unit.case_id}: failed")
-        elif finished.status == "done" and unit.cascade:
-            active = self._active_hash()
-            if active is not None and not job.ended:
-                work = plan_case(self.reading.store, self._case_id(unit.case_id), active)
-                job._advance(len(LEVELS) - len(work.heatmaps), "")  # levels with no map to compute
-                self._submit_work(work, job)
-        elif finished.status == "done" and not unit.cascade:
-            pass  # counted when its result was written
-        if not job.running and not job.ended:
-            job._end(cancelled=finished.status == "cancelled")
+    def _on_background_written(self, code: str) -> None:
+        if not self._closed and self.reading.ai_allowed_for(code):
+            self.reading.refresh_ai(code)
+            if code == self.reading.case_code:
+                self._update_state()
 
     # --- lifetime ------------------------------------------------------------------------------------
 
@@ -672,10 +579,8 @@ class AIController(QObject):
 
 
 __all__ = [
-    "PRIORITY_BACKGROUND",
     "AIController",
     "AIState",
     "AIStatus",
-    "PrecomputeJob",
     "demo_bundle_installed",
 ]

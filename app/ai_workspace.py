@@ -16,6 +16,7 @@ process, no suggestion, no overlay.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -26,10 +27,13 @@ from app.ai_controller import AIController, AIState, AIStatus
 from app.widgets.ai_panel import AIPanel, AIStatusWidget
 from app.widgets.colour_bar import display_range, heatmap_lut
 from ssc_core.constants import LEVELS, Level, Pattern
+from ssc_core.errors import SSCError
 from ssc_core.study.records import AIPolicy
 
 if TYPE_CHECKING:
     from app.workspace import ReadingWorkspace
+
+log = logging.getLogger(__name__)
 
 #: A press of the heat-map key longer than this (s) hides the map only while it is held.
 HOLD_KEY_S = 0.3
@@ -54,6 +58,9 @@ class AIWorkspace(QObject):
         self._overlay_key: tuple | None = None
         self._overlay_slice: int | None = None
         self._opacity: float | None = None
+        self._background: str | None = None
+        #: The background precompute (the demo's heat maps), once started.
+        self.background_job = None
         self.controller = AIController(
             reading,
             window.ai_service,
@@ -98,6 +105,27 @@ class AIWorkspace(QObject):
             self.panel.set_bundle(c.bundle)
         self._on_state(c.state)
         self.refresh()
+
+    # --- background work ------------------------------------------------------------------------------
+
+    def start_background(self, session: str) -> None:
+        """Compute ``session``'s missing results in the background once the model is loaded (the demo's
+        heat-map rating session); nothing under a policy that hides the AI, nothing when no model is."""
+        if self.controller.hidden or self._background is not None:
+            return
+        self._background = session
+        if self.controller.bundle is not None:
+            self._start_background(self.controller.bundle)
+        else:
+            self.controller.bundleChanged.connect(self._start_background)
+
+    def _start_background(self, info) -> None:
+        if info is None or self._background is None or self.background_job is not None:
+            return
+        try:
+            self.background_job = self.controller.precompute(self._background)
+        except SSCError as exc:
+            log.info("Background AI precompute not started: %s", exc.message)
 
     # --- state ---------------------------------------------------------------------------------------
 

@@ -16,7 +16,13 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMenu, QMessageBox, QProgressDialog
 
 from app.settings import APPLICATION, ORGANIZATION
-from ssc_core.constants import DEMO_OBSERVER_SESSION, DEMO_STUDY_PATIENTS, DEMO_STUDY_VERSION, Level
+from ssc_core.constants import (
+    DEMO_OBSERVER_SESSION,
+    DEMO_RATING_SESSION,
+    DEMO_STUDY_PATIENTS,
+    DEMO_STUDY_VERSION,
+    Level,
+)
 from ssc_core.errors import SSCError
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,8 @@ class StudyActions(QObject):
         self.start_dialog = None
         self.demo_dialog: QProgressDialog | None = None
         self.demo_task = None
+        #: The demo study opened in this window (its heat-map session is computed in the background).
+        self.demo_study_path: Path | None = None
         a = window._action
         self.act_open_study = a(None, "Open &study…", lambda: self.open_study_dialog(), "Open study")
         self.act_close_study = a(None, "C&lose study", self.close_study)
@@ -137,15 +145,33 @@ class StudyActions(QObject):
         if self.workspace is not None and not self.workspace.ai.controller.hidden:
             self.workspace.ai.choose_bundle()
 
-    def precompute_dialog(self):
-        """The admin's "Precompute AI results…": a session's results and heat maps, in the background."""
-        ws = self.workspace
-        if ws is None or not ws.reading.view.reader.is_admin or ws.ai.controller.hidden:
-            return None
+    def precompute_dialog(self, store=None, admin_id: int | None = None, parent=None):
+        """The admin's "Precompute AI results…" (the Reading menu; the admin dialog passes ``store``)."""
         from app.dialogs.precompute import PrecomputeDialog
 
-        dlg = PrecomputeDialog(ws.ai.controller, parent=self.window)
-        self.window._open_dialog(dlg)
+        ws = self.workspace
+        start_job = None
+        session = None
+        if store is None:
+            if ws is None or not ws.reading.view.reader.is_admin or ws.ai.controller.hidden:
+                return None
+            store, admin_id, session = ws.reading.store, ws.reading.reader_id, ws.reading.session.label
+            start_job = lambda s, h: ws.ai.controller.precompute(s, heatmaps=h)  # noqa: E731
+        dlg = PrecomputeDialog(
+            store,
+            self.window.ai_service(),
+            bundle_path=self.window.ai_bundle_override or self.window.settings.ai_bundle_path(),
+            by=admin_id,
+            session=session,
+            start_job=start_job,
+            parent=parent or self.window,
+        )
+        if parent is None:
+            self.window._open_dialog(dlg)
+        else:
+            dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dlg.open()
+            self.window.dialogOpened.emit(dlg)
         return dlg
 
     # --- starting ------------------------------------------------------------------------------------
@@ -169,7 +195,13 @@ class StudyActions(QObject):
     def _manage_from_start(self, dlg, store, admin_id: int) -> None:
         from app.dialogs.admin import AdminDialog
 
-        admin = AdminDialog(store, admin_id, self.window.controller.runner, dlg)
+        admin = AdminDialog(
+            store,
+            admin_id,
+            self.window.controller.runner,
+            dlg,
+            precompute=lambda label, a=admin_id, st=store: self.precompute_dialog(st, a, parent=dlg),
+        )
         admin.finished.connect(lambda _r: dlg.refresh_sessions())
         admin.dialogOpened.connect(self.window.dialogOpened)
         admin.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -226,6 +258,10 @@ class StudyActions(QObject):
             return False
         ws = ReadingWorkspace(self.window, reading)
         self.workspace = ws
+        if self._is_demo(store.path):
+            # The demo's heat-map rating session shows real heat maps: computed in the background while
+            # the demo is open in a session that shows the AI (never under a hidden one), the open case first.
+            ws.ai.start_background(DEMO_RATING_SESSION)
         self._update_actions()
         self.workspaceChanged.emit(ws)
         code = None
@@ -247,6 +283,15 @@ class StudyActions(QObject):
             reading.caseChanged.connect(go_to_level)
         reading.start(code)
         return True
+
+    def _is_demo(self, path) -> bool:
+        from ssc_core.study.demo import DEMO_STUDY_FILE
+
+        known = [demo_root() / DEMO_STUDY_FILE] + ([self.demo_study_path] if self.demo_study_path else [])
+        try:
+            return any(Path(path).resolve() == Path(p).resolve() for p in known)
+        except OSError:
+            return False
 
     def _fail(self, error: BaseException) -> None:
         reason, advice = study_error_texts(error)
@@ -278,7 +323,13 @@ class StudyActions(QObject):
             return None
         from app.dialogs.admin import AdminDialog
 
-        dlg = AdminDialog(ws.reading.store, ws.reading.reader_id, self.window.controller.runner, self.window)
+        dlg = AdminDialog(
+            ws.reading.store,
+            ws.reading.reader_id,
+            self.window.controller.runner,
+            self.window,
+            precompute=None if ws.ai.controller.hidden else (lambda label: self.precompute_dialog()),
+        )
         dlg.changed.connect(ws.reading.refresh_view)
         dlg.dialogOpened.connect(self.window.dialogOpened)
         self.window._open_dialog(dlg)
@@ -357,6 +408,7 @@ class StudyActions(QObject):
         root = demo_root(base)
 
         def go(demo) -> None:
+            self.demo_study_path = demo.study_path
             if reader and session:
                 self.open_study(demo.study_path, reader=reader, session=session, case=case, level=level)
             else:

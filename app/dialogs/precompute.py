@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.ai_controller import AIController, PrecomputeJob
+from app.ai_precompute import PrecomputeRunner
+from app.ai_state import demo_bundle_installed
 from ssc_core import RESEARCH_USE_NOTICE
 from ssc_core.errors import SSCError
 
@@ -30,32 +31,46 @@ ALL_CASES = "All cases of the study"
 
 
 class PrecomputeDialog(QDialog):
-    """See the module docstring. ``job`` is the running :class:`PrecomputeJob` (None before Start)."""
+    """See the module docstring. ``job`` is the running :class:`PrecomputeRunner` (None before Start).
 
-    def __init__(self, controller: AIController, parent=None) -> None:
+    ``store``: the study, open for writing; ``service``: the window's AI service (its bundle is loaded when
+    none is); ``start_job(session, heatmaps)``: how a run starts (default: a :class:`PrecomputeRunner` of
+    the dialog's own; a reading session passes its AI controller's, which also refreshes what the reader
+    sees).
+    """
+
+    def __init__(
+        self,
+        store,
+        service,
+        *,
+        bundle_path: str | None = None,
+        by: int | None = None,
+        session: str | None = None,
+        start_job=None,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("precomputeDialog")
         self.setWindowTitle("Precompute AI results")
-        self.controller = controller
-        self.job: PrecomputeJob | None = None
-        store = controller.reading.store
+        self.store = store
+        self.service = service
+        self.by = by
+        self._start_job = start_job
+        self.job: PrecomputeRunner | None = None
         self.session_box = QComboBox(self)
         self.session_box.setObjectName("precomputeSession")
         self.session_box.addItem(ALL_CASES, None)
         for s in store.sessions():
             self.session_box.addItem(f"{s.label} ({s.kind.display_name})", s.label)
-        current = controller.reading.session.label
-        self.session_box.setCurrentIndex(max(0, self.session_box.findData(current)))
+        self.session_box.setCurrentIndex(max(0, self.session_box.findData(session)))
         self.heatmaps_box = QCheckBox(
             "Heat maps of every level too (slow on a CPU: about 15 s per level)", self
         )
         self.heatmaps_box.setObjectName("precomputeHeatmaps")
         self.heatmaps_box.setChecked(True)
-        bundle = controller.bundle
-        self.model_label = QLabel(
-            f"Model: {bundle.display_name} ({bundle.device_label})" if bundle else "No model is loaded yet.",
-            self,
-        )
+        self.model_label = QLabel(self)
+        self.model_label.setObjectName("precomputeModel")
         self.model_label.setWordWrap(True)
         self.status_label = QLabel(
             "Cases that already have a cached result are skipped; an interrupted run continues where it "
@@ -73,7 +88,7 @@ class PrecomputeDialog(QDialog):
         notice.setStyleSheet("color: #707070;")
         self.start_button = QPushButton("Start", self)
         self.start_button.setObjectName("precomputeStart")
-        self.start_button.setEnabled(bundle is not None)
+        self.start_button.setEnabled(False)
         self.cancel_button = QPushButton("Stop", self)
         self.cancel_button.setObjectName("precomputeStop")
         self.cancel_button.setEnabled(False)
@@ -96,13 +111,44 @@ class PrecomputeDialog(QDialog):
         self.setMinimumWidth(520)
         self.finished.connect(lambda _r: self.stop())
         self.setWindowModality(Qt.WindowModality.NonModal)
+        service.bundleReady.connect(self._show_model)
+        service.bundleFailed.connect(self._bundle_failed)
+        if service.bundle is not None:
+            self._show_model(service.bundle)
+        elif service.bundle_loading:
+            self.model_label.setText("Loading the model…")
+        elif bundle_path is None and not demo_bundle_installed():
+            self.model_label.setText(
+                "No model bundle installed: load one first (Reading > Load model bundle…), or use "
+                "“ssc study precompute --bundle”."
+            )
+        else:
+            self.model_label.setText("Loading the model…")
+            service.load_bundle(bundle_path)
 
-    def start(self) -> PrecomputeJob | None:
+    def _show_model(self, info) -> None:
+        self.model_label.setText(f"Model: {info.display_name} ({info.device_label})")
+        self.model_label.setStyleSheet("")
+        self.start_button.setEnabled(self.job is None or self.job.ended)
+
+    def _bundle_failed(self, failure) -> None:
+        self.model_label.setText(f"The model bundle could not be loaded: {failure.message}")
+        self.model_label.setStyleSheet("color: #c82828;")
+        self.start_button.setEnabled(False)
+
+    def start(self) -> PrecomputeRunner | None:
         if self.job is not None and not self.job.ended:
             return self.job
         session = self.session_box.currentData()
+        heatmaps = self.heatmaps_box.isChecked()
         try:
-            job = self.controller.precompute(session, heatmaps=self.heatmaps_box.isChecked())
+            if self._start_job is not None:
+                job = self._start_job(session, heatmaps)
+            else:
+                job = PrecomputeRunner(
+                    self.service, self.store, session=session, heatmaps=heatmaps, by=self.by, parent=self
+                )
+                job.start()
         except SSCError as exc:
             self.status_label.setText(exc.message + (f" {exc.hint}" if exc.hint else ""))
             self.status_label.setStyleSheet("color: #c82828;")
@@ -111,7 +157,6 @@ class PrecomputeDialog(QDialog):
         self.status_label.setStyleSheet("")
         job.progressed.connect(self._on_progress)
         job.finished.connect(self._on_finished)
-        self.bar.setRange(0, max(1, job.total))
         self._on_progress(job.done, job.total, "")
         if job.ended:
             self._on_finished(job.computed, job.failed, job.cancelled)
@@ -133,7 +178,7 @@ class PrecomputeDialog(QDialog):
 
     def _on_finished(self, computed: int, failed: int, cancelled: bool) -> None:
         job = self.job
-        self.start_button.setEnabled(True)
+        self.start_button.setEnabled(self.service.bundle is not None)
         self.cancel_button.setEnabled(False)
         self.session_box.setEnabled(True)
         self.heatmaps_box.setEnabled(True)

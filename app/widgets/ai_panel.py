@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ai_controller import AIState, AIStatus
+from app.ai_state import AIState, AIStatus
 from app.widgets.ai_style import AI_TEXT_COLOR
 from ssc_core import RESEARCH_USE_NOTICE
 from ssc_core.ai.service import BundleInfo
