@@ -385,7 +385,7 @@ class AIController(QObject):
     # --- results -------------------------------------------------------------------------------------
 
     def _on_event(self, event) -> None:
-        from ssc_core.ai.cascade import CascadeDone, HeatmapReady, StageProgress
+        from ssc_core.ai.events import CascadeDone, HeatmapReady, StageProgress
 
         entry = self._units.get(getattr(event, "request_id", -1))
         if entry is None or self._closed:

@@ -142,7 +142,7 @@ class PrecomputeRunner(QObject):
         self.errors.append(f"{work.code}: {message}")
 
     def _on_event(self, event) -> None:
-        from ssc_core.ai.cascade import CascadeDone, HeatmapReady
+        from ssc_core.ai.events import CascadeDone, HeatmapReady
 
         unit = self._running.get(getattr(event, "request_id", -1))
         if unit is None or self.ended or not isinstance(event, (CascadeDone, HeatmapReady)):

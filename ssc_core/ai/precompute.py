@@ -236,7 +236,7 @@ def write_event(
     A cascade result replaces any earlier result of the same bundle on the case (with its heat maps);
     heat maps are added to the cached result.
     """
-    from ssc_core.ai.cascade import CascadeDone, HeatmapReady
+    from ssc_core.ai.events import CascadeDone, HeatmapReady
 
     if isinstance(event, CascadeDone):
         if event.result.bundle_hash != bundle_hash:

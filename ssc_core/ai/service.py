@@ -205,7 +205,7 @@ class _Service:
         self.conn.send(msg)
 
     def send_event(self, event: object) -> None:
-        from ssc_core.ai.cascade import StageProgress
+        from ssc_core.ai.events import StageProgress
 
         if isinstance(event, StageProgress):
             now = time.monotonic()

@@ -48,7 +48,9 @@ def test_admin_precomputes_a_session_from_the_menu(qtbot, window, study_file, ai
     dlg.close()
 
 
-def test_the_demo_computes_its_rating_sessions_heat_maps_in_the_background(qtbot, window, tmp_path, ai_bundle):
+def test_the_demo_computes_its_rating_sessions_heat_maps_in_the_background(
+    qtbot, window, tmp_path, ai_bundle
+):
     use_ai(window, ai_bundle)
     svc = window.ai_service()
     started = []
