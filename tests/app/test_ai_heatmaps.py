@@ -96,3 +96,38 @@ def test_heatmaps_current_level_first_cached_and_drawn(qtbot, window, demo_study
     assert sv.overlay_visible
     np.testing.assert_array_equal(sv.overlay.image.shape, stored.shape)
     wait_status(qtbot, ws, AIStatus.READY)
+
+
+def test_rating_session_computes_its_heat_map_and_never_shows_the_scores(
+    qtbot, window, demo_study, study_file, ai_bundle
+):
+    from tests.app.widget_texts import all_texts
+
+    (code,) = plant_truth_levels(demo_study, study_file, "HM", ai_bundle)
+    planted = {"TOT": 37.25, "GG": 21.75, "RET": 13.625}
+    _spec, bundle_hash = inspect_bundle(ai_bundle)
+    with open_study(study_file) as st:  # distinctive scores no widget may show
+        cid = st.case_by_code(code).id
+        result = st.ai_result(cid, bundle_hash)
+        st.put_ai_result(
+            cid,
+            bundle_hash,
+            levels={lv: (p.world_z, p.slice_index) for lv, p in result.levels.items()},
+            scores=dict.fromkeys(LEVELS, planted),
+        )
+    use_ai(window, ai_bundle)
+    ws = start(qtbot, window, study_file, session="HM")
+    r, sv = ws.reading, window.slice_view
+    assert r.case_code == code
+    assert r.rating_target == (Level.L1, Pattern.TOT)
+    qtbot.waitUntil(lambda: ws.ai._overlay_key == (code, Level.L1, Pattern.TOT), timeout=60_000)
+    assert sv.overlay_visible  # the rating session goes to the map's slice
+    assert window.controller.slice_index == r.ai_placements()[Level.L1].slice_index
+    assert "Heat map L1 TOT" in ws.rating_panel.heatmap_status.text()
+    wait_idle(qtbot, ws)
+    assert r.view.ai[code].scores is None
+    assert ws.ai.dock.isVisible()
+    texts = all_texts(window)
+    for v in planted.values():
+        assert f"{v:g}" not in texts
+        assert f"{v:.1f}" not in texts

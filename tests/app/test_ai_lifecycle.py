@@ -14,7 +14,7 @@ from app.ai_controller import AIStatus
 from app.ai_service import AIService
 from app.reading_rating import placement_on
 from ssc_core.constants import Level, Pattern
-from tests.app.ai_faults import serve_with_preprocessing_fault
+from tests.app.ai_faults import serve_with_gpu_out_of_memory, serve_with_preprocessing_fault
 from tests.app.ai_helpers import add_observer_session, plant_truth_levels, use_ai, wait_idle, wait_status
 from tests.app.reading_helpers import start, stored_reading, wait_for_case
 
@@ -179,18 +179,40 @@ def test_a_corrupt_bundle_is_an_error_state_and_scoring_goes_on(
     assert ws.ai.controller.state.status is AIStatus.ERROR
 
 
-def test_an_error_inside_preprocessing_is_an_error_state(qtbot, window, study_file, ai_bundle):
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (serve_with_preprocessing_fault, ("could not be resampled", "ValueError")),
+        (serve_with_gpu_out_of_memory, ("The GPU ran out of memory", "")),
+    ],
+    ids=["preprocessing", "gpu-memory"],
+)
+def test_a_failure_inside_the_ai_is_an_error_state(qtbot, window, study_file, ai_bundle, fault, reason):
     add_observer_session(study_file, "AV", "visible")
-    use_ai(window, ai_bundle, service=AIService(window, target=serve_with_preprocessing_fault))
+    use_ai(window, ai_bundle, service=AIService(window, target=fault))
     ws = start(qtbot, window, study_file, session="AV")
     wait_status(qtbot, ws, AIStatus.ERROR)
     text = ws.ai.panel.status_label.text()
     assert "The AI could not finish this case" in text
-    assert "could not be resampled" in text
-    assert "ValueError" in text
+    for part in reason:
+        assert part in text
     assert ws.ai.panel.run_button.isVisible()
     assert ws.ai.controller.service.running  # the AI process lives on
     r = ws.reading
     window.controller.place_level(Level.L3, 7)
     assert r.set_score(Level.L3, Pattern.RET, 5)
     assert stored_reading(study_file, "AV", r.case_code).values.score(Level.L3, Pattern.RET) == 5
+
+
+def test_no_gpu_when_one_is_asked_for_is_an_error_state(qtbot, window, study_file, ai_bundle, monkeypatch):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.setenv("SSC_DEVICE", "cuda")  # the AI process inherits it
+    add_observer_session(study_file, "AV", "visible")
+    use_ai(window, ai_bundle)
+    ws = start(qtbot, window, study_file, session="AV")
+    wait_status(qtbot, ws, AIStatus.ERROR)
+    assert "A GPU was requested but none is available" in ws.ai.panel.status_label.text()
+    assert ws.reading.set_score(Level.L1, Pattern.GG, 5)
