@@ -77,6 +77,10 @@ class StudyActions(QObject):
         self.act_heatmap = a("heatmap.toggle", "Show/hide the &heat map", self._toggle_heatmap)
         window.dispatcher.set_release_handler("heatmap.toggle", self._heatmap_key_released)
         self.act_load_bundle = a(None, "&Load model bundle…", self._load_bundle)
+        self.act_ai_auto = a(None, "Run the &AI automatically", lambda: None)
+        self.act_ai_auto.setCheckable(True)
+        self.act_ai_auto.setChecked(window.settings.ai_auto_run())
+        self.act_ai_auto.toggled.connect(self._set_ai_auto)
         self.act_precompute = a(None, "&Precompute AI results…", lambda: self.precompute_dialog())
         self.act_export_mine = a(None, "E&xport my readings…", self.export_my_readings)
         self.act_manage = a(None, "&Manage study…", self.manage_study)
@@ -87,7 +91,7 @@ class StudyActions(QObject):
         self.menu.addSeparator()
         self.menu.addActions([self.act_next, self.act_prev, self.act_heatmap])
         self.menu.addSeparator()
-        self.menu.addAction(self.act_load_bundle)
+        self.menu.addActions([self.act_load_bundle, self.act_ai_auto])
         self.menu.addSeparator()
         self.menu.addAction(self.act_export_mine)
         self.menu.addSeparator()
@@ -140,6 +144,14 @@ class StudyActions(QObject):
     def _heatmap_key_released(self) -> None:
         if self.workspace is not None:
             self.workspace.heatmap_key_released()
+
+    def _set_ai_auto(self, on: bool) -> None:
+        self.window.settings.set_ai_auto_run(on)
+        ws = self.workspace
+        if ws is not None and not ws.ai.controller.hidden:
+            ws.ai.controller.auto_run = on
+            if on:
+                ws.ai.controller.run_again()
 
     def _load_bundle(self) -> None:
         if self.workspace is not None and not self.workspace.ai.controller.hidden:
