@@ -49,7 +49,11 @@ def _real_slices() -> list[tuple[np.ndarray, tuple[float, float], str]]:
         if not folder.exists():
             continue
         vol = load_scan(folder).volume
-        k = min(vol.n_slices - 1, int(pick * vol.n_slices)) if pick < 0.9 else max(0, int(0.06 * vol.n_slices))
+        k = (
+            min(vol.n_slices - 1, int(pick * vol.n_slices))
+            if pick < 0.9
+            else max(0, int(0.06 * vol.n_slices))
+        )
         _, dy, dx = vol.spacing
         out.append((np.asarray(vol.axial(k)), (dy, dx), name))
     return out
@@ -119,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         for a in axes[:, j]:
             a.axis("off")
     fig.suptitle(
-        "Data synthesis (Jia et al. 2024): ground glass (yellow) and reticulation (red) inserted into healthy "
-        "lung; labels = inserted areas / lung area (blue), TOT = union. Lung window W1500/L-600.",
+        "Data synthesis (Jia et al. 2024): ground glass (yellow) and reticulation (red) inserted into "
+        "healthy lung; labels = inserted areas / lung area (blue), TOT = union. Lung window W1500/L-600.",
         color="white",
         fontsize=11,
     )

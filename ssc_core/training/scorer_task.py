@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -156,7 +156,7 @@ class ScorerTask:
         stem = getattr(net, "stem", None)
         if isinstance(stem, nn.Sequential) and isinstance(stem[0], nn.Conv2d):
             stem[0].reset_parameters()
-        head = net.get_classifier()
+        head = cast(Any, net).get_classifier()  # timm models have it; nn.Module's typing does not
         if isinstance(head, nn.Linear) and head.bias is not None:
             mean = (self.weights[:, None] * self.labels.cpu().numpy()).sum(axis=0) / TARGET_SCALE
             with torch.no_grad():
@@ -355,7 +355,7 @@ def scorer_metrics(raw: np.ndarray, ref: np.ndarray) -> dict[str, float]:
 
 def _scale_head(net: nn.Module, state: dict[str, torch.Tensor], factor: float) -> dict[str, torch.Tensor]:
     """``state`` with the classifier's weight and bias multiplied by ``factor``."""
-    head = net.get_classifier()
+    head = cast(Any, net).get_classifier()
     prefix = next(name for name, m in net.named_modules() if m is head)
     out = dict(state)
     for suffix in ("weight", "bias"):
@@ -378,8 +378,8 @@ class DensityHead(nn.Module):
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
-        self.net = net
-        self.density = nn.Conv2d(int(net.num_features), 4, kernel_size=1)
+        self.net: Any = net  # a timm model (forward_features / forward_head / num_features)
+        self.density = nn.Conv2d(int(cast(Any, net).num_features), 4, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.net.forward_features(x)
