@@ -2,6 +2,7 @@
 same split): the level finder trained on this 2-core CPU machine, the scorer on an H100. The scorer's own
 bundle came back without its (untrained) level finder, so it is merged here with update_bundle, the function
 `ssc train` itself uses to write one network into a bundle that holds the other."""
+
 import shutil
 import sys
 from pathlib import Path
