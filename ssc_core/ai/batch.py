@@ -46,6 +46,7 @@ ROW_COLUMNS = (
     "heatmap_RET",
     "heatmap_file",
     "error",
+    "warnings",
 )
 
 
@@ -72,6 +73,9 @@ class ScoreRow:
     heatmap_RET: float | None = None
     heatmap_file: str = ""
     error: str = ""
+    #: What the loader warned about the scan (e.g. a folder with series of several examinations, of which
+    #: only the default one was scored), so that a batch reader sees it beside the scores.
+    warnings: str = ""
     #: Position of the case in the input list (keeps the merged order under torchrun; not a column).
     order: int = 0
 
@@ -160,6 +164,7 @@ def score_scan(
             "outside": r.outside,
             "no_lung": r.no_lung,
             "order": order,
+            "warnings": "; ".join(volume.warnings),
         }
         if r.outside:
             fields["status"] = f.status.value

@@ -82,11 +82,14 @@ def _run(args: argparse.Namespace) -> int:
     n_mine = len(shard.share(args.paths))
     bar = _Bar(n_mine, prefix)
     errors: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
 
     def on_case(done: int, total: int, path: str, rows: list[Any]) -> None:
         failed = any(r.status == "error" for r in rows)
         if failed:
             errors.append((path, rows[0].error))
+        elif rows and rows[0].warnings:
+            warnings.append((path, rows[0].warnings))
         bar.update(done, path, failed)
 
     summary = run_batch(
@@ -98,6 +101,8 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
         on_case=on_case,
     )
+    for path, message in warnings:
+        print(f"warning: {path}: {message}", file=sys.stderr)
     for path, message in errors:
         print(f"error: {path}: {message}", file=sys.stderr)
     if shard.rank == 0:

@@ -116,11 +116,10 @@ def test_heat_maps_are_written_per_level(scans, small_bundle_dir, tmp_path):
         assert "medical device" in str(data["notice"])
 
 
-def test_default_bundle_error_is_clear(scans, tmp_path, capsys):
-    from ssc_core.ai.bundle import default_bundle_path
+def test_default_bundle_error_is_clear(scans, tmp_path, capsys, monkeypatch):
+    from ssc_core.ai import bundle
 
-    if (default_bundle_path() / "spec.json").exists():
-        pytest.skip("the demo bundle is installed")
+    monkeypatch.setattr(bundle, "resources_dir", lambda: tmp_path / "resources")  # no demo bundle there
     code = main(["score", str(scans["a"]), "--out", str(tmp_path / "x.xlsx")])
     assert code == 2
     err = capsys.readouterr().err
@@ -188,3 +187,15 @@ def test_real_scans_run_through_the_batch(real_data, small_bundle_dir, tmp_path)
     assert len(df2) == 2
     assert (df2.status == "ok").all()  # chest slices: lung present, scored
     assert (df2.lung_fraction > 0.05).all()
+
+
+def test_a_folder_with_several_examinations_is_scored_with_a_warning(small_bundle_dir, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    write_dicom_series(chest_volume(20, 96, seed=5), folder / "first", uid_seed="exam one")
+    write_dicom_series(chest_volume(16, 96, seed=6), folder / "second", uid_seed="exam two")
+    out = tmp_path / "mixed.xlsx"
+    assert main(["score", str(folder), "--bundle", str(small_bundle_dir), "--out", str(out)]) == 0
+    df = read(out)
+    assert len(df) == 5  # the default series only
+    assert df.warnings.str.contains("different examinations").all()
+    assert f"warning: {folder}: " in capsys.readouterr().err
