@@ -17,6 +17,7 @@ The z direction always comes from world positions (:mod:`ssc_core.ai.geometry`),
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -196,19 +197,67 @@ def decode_level_logits(
     prob = np.exp(x)
     prob /= prob.sum(axis=-1, keepdims=True)
     before_is_above = axis.step_z < 0
+    # Each level on its own: outside when the mass before or after the grid beats the mass inside it,
+    # else the peak position. As scores: an outside state scores its probability, a position the inside
+    # mass times its probability relative to the peak; each level's best score is that decision.
+    logs = np.log(np.clip(prob, 1e-300, None))
+    inside = np.log(np.clip(prob[:, :n].sum(axis=-1), 1e-300, None))
+    scores = logs.copy()
+    scores[:, :n] = inside[:, None] + logs[:, :n] - logs[:, :n].max(axis=-1, keepdims=True)
+    states = [int(k) for k in np.argmax(scores, axis=-1)]
+    order = sorted(range(len(levels)), key=lambda i: int(levels[i]))  # L1 (cranial) ... L5 (caudal)
+    ranks = _cranio_caudal_ranks(n, before_is_above)
+    if any(ranks[states[a]] > ranks[states[b]] for a, b in itertools.pairwise(order)):
+        # The levels crossed (e.g. L4 found above L3): the Goh levels lie head to feet in a fixed order,
+        # so take the best-scoring placement of all five that keeps it.
+        for i, state in zip(order, _ordered_states(scores[order], ranks)):
+            states[i] = state
     out: dict[Level, LevelFinding] = {}
-    for level, p in zip(levels, prob):
-        inside, before, after = float(p[:n].sum()), float(p[n]), float(p[n + 1])
-        if max(before, after) > inside:
-            above = (before > after) == before_is_above
+    for level, p, state in zip(levels, prob, states):
+        if state >= n:
+            above = (state == n) == before_is_above
             out[level] = LevelFinding(level, None, None, LevelStatus.ABOVE if above else LevelStatus.BELOW)
             continue
-        peak = int(np.argmax(p[:n]))
-        lo, hi = max(0, peak - refine_radius), min(n, peak + refine_radius + 1)
+        lo, hi = max(0, state - refine_radius), min(n, state + refine_radius + 1)
         w = p[lo:hi]
         r = float((w * np.arange(lo, hi)).sum() / w.sum())
         out[level] = finding_from_world(level, float(axis.index_to_world(r)), slice_z)
     return _sorted_findings(out)
+
+
+def _cranio_caudal_ranks(n: int, before_is_above: bool) -> np.ndarray:
+    """Rank head to feet of each decoder state: grid positions 0 .. n-1, then before and after the grid."""
+    ranks = np.empty(n + 2, dtype=np.int64)
+    positions = np.arange(n)
+    ranks[:n] = positions if before_is_above else n - 1 - positions
+    ranks[n], ranks[n + 1] = (-1, n) if before_is_above else (n, -1)
+    return ranks
+
+
+def _ordered_states(log_prob: np.ndarray, ranks: np.ndarray) -> list[int]:
+    """The states (one per row of ``log_prob``, rows in head-to-feet order) with the highest total log
+    probability in head-to-feet order: each level on a later grid position than the one before it (two
+    levels never share a position), or above / below the scan together with its neighbours. A dynamic
+    programme over the ranks."""
+    by_rank = np.argsort(ranks)  # state at each rank: above the scan, the positions head to feet, below
+    lp = log_prob[:, by_rank]
+    m = lp.shape[1]
+    best = lp[0].copy()
+    back = []
+    for row in lp[1:]:
+        upto = np.zeros(m, dtype=np.int64)  # best predecessor at a rank <= j
+        for j in range(1, m):
+            upto[j] = j if best[j] > best[upto[j - 1]] else upto[j - 1]
+        prev = upto.copy()
+        prev[1 : m - 1] = upto[: m - 2]  # a grid position needs its predecessor strictly before it
+        back.append(prev)
+        best = row + best[prev]
+    j = int(np.argmax(best))
+    picked = [j]
+    for prev in reversed(back):
+        j = int(prev[j])
+        picked.append(j)
+    return [int(by_rank[k]) for k in reversed(picked)]
 
 
 class HeatmapLevelFinder:

@@ -119,19 +119,35 @@ def test_decoding_soft_argmax_and_outside_sides_follow_the_geometry(head_first):
     n = 80
     z = 100.0 - 2.5 * np.arange(n) if head_first else -97.5 + 2.5 * np.arange(n)
     axis = ZAxis(float(z[0]), float(z[1] - z[0]), n)
-    logits = logits_with_peaks(n, [10.3, 30.0, 41.7, "before", "after"])
+    # L1 above the scan, L2-L4 inside (head to feet), L5 below it; "before" the grid's start is above
+    # the scan only when the grid runs head to feet
+    inside = [10.3, 30.0, 41.7] if head_first else [41.7, 30.0, 10.3]
+    first, last = ("before", "after") if head_first else ("after", "before")
+    logits = logits_with_peaks(n, [first, *inside, last])
     f = decode_level_logits(logits, axis, z, list(LEVELS), refine_radius=3)
-    assert f[0].world_z == pytest.approx(axis.index_to_world(10.3), abs=0.05)
-    assert f[2].slice_index == round(41.7)
-    assert f[0].slice_index == 10
-    assert f[1].slice_index == 30
-    before, after = f[3].status, f[4].status
-    if head_first:  # the grid runs head to feet: before its start is above the scan
-        assert (before, after) == (LevelStatus.ABOVE, LevelStatus.BELOW)
-    else:
-        assert (before, after) == (LevelStatus.BELOW, LevelStatus.ABOVE)
-    assert f[3].world_z is None
-    assert f[3].slice_index is None
+    assert [x.status for x in f] == [LevelStatus.ABOVE, *[LevelStatus.FOUND] * 3, LevelStatus.BELOW]
+    assert f[1].world_z == pytest.approx(axis.index_to_world(inside[0]), abs=0.05)
+    assert [x.slice_index for x in f[1:4]] == [round(r) for r in inside]
+    assert f[0].world_z is None
+    assert f[0].slice_index is None
+
+
+@pytest.mark.parametrize("head_first", [True, False])
+def test_crossed_levels_are_put_back_in_anatomical_order(head_first):
+    n = 60
+    z = 100.0 - 2.5 * np.arange(n) if head_first else -47.5 + 2.5 * np.arange(n)
+    axis = ZAxis(float(z[0]), float(z[1] - z[0]), n)
+    peaks = [5.0, 15.0, 30.0, 40.0, 50.0]  # head to feet, as grid indices of a head-first grid
+    logits = logits_with_peaks(n, peaks if head_first else [n - 1 - p for p in peaks])
+    # L4 has a strong second peak above L2 (a crossing a network trained on few scans can make)
+    wrong = 10.0 if head_first else n - 1 - 10.0
+    logits[3, :n] = np.maximum(logits[3, :n], 2.0 - 0.5 * ((np.arange(n) - wrong) / 0.8) ** 2)
+    f = decode_level_logits(logits, axis, z, list(LEVELS), refine_radius=2)
+    world = [x.world_z for x in f]
+    assert all(w is not None for w in world)
+    assert world == sorted(world, reverse=True)  # L1 most cranial (highest z) ... L5 most caudal
+    expected = 40 if head_first else n - 1 - 40
+    assert f[3].slice_index == expected  # L4 falls back on its peak between L3 and L5
 
 
 def test_decoding_respects_output_order():
@@ -162,3 +178,13 @@ def test_fast_finder_runs_end_to_end_on_a_scan(small_volume):
             assert f.slice_index == small_volume.nearest_slice(f.world_z)
         else:
             assert f.slice_index is None
+
+
+def test_two_levels_never_share_a_position_once_reordered():
+    n = 60
+    axis = ZAxis(100.0, -2.5, n)
+    z = axis.index_to_world(np.arange(n))
+    logits = logits_with_peaks(n, [5.0, 15.0, 30.0, 10.0, 50.0])  # L4 above L2 and L3: crossed
+    logits[3, 31] = -1.0  # and just below L3, a little less likely
+    f = decode_level_logits(logits, axis, z, list(LEVELS), refine_radius=0)
+    assert [x.slice_index for x in f] == [5, 15, 30, 31, 50]
