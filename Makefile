@@ -32,6 +32,8 @@ bench: $(STAMP)
 bundle: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bundle]"
 	$(VENV)/bin/pyinstaller --noconfirm build.spec
+	QT_QPA_PLATFORM=offscreen dist/ssc-workstation/ssc-workstation --self-test
+	du -sh dist/ssc-workstation
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .mypy_cache

@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--window", choices=["lung", "mediastinum"], help="start with this window preset (default lung)"
     )
     parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation (DICOM decoders, the demo study, the AI cascade) without a display "
+        "or network, print one line per check and exit (status 1 when a check failed)",
+    )
+    parser.add_argument(
         "--screenshot",
         metavar="PNG",
         help="wait until the scan (or the study's case) is loaded and drawn (with --stats: the statistics "
@@ -52,6 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test:
+        others = [
+            a
+            for a in (
+                "open",
+                "demo",
+                "study",
+                "stats",
+                "reader",
+                "session",
+                "case",
+                "level",
+                "slice",
+                "window",
+                "screenshot",
+            )
+            if getattr(args, a) not in (None, False)
+        ]
+        if others:
+            parser.error("--self-test runs alone")
+        from app.self_test import run_self_test
+
+        return run_self_test()
     if args.slice is not None and args.slice < 1:
         parser.error("--slice counts from 1 (the most cranial slice)")
     if args.stats:
@@ -90,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.screenshot import ScreenshotOnLoad
     from ssc_core.constants import DEMO_OBSERVER_SESSION, DEMO_READER_NAME, LUNG_WINDOW, MEDIASTINUM_WINDOW
 
+    probe = None
+    if not args.screenshot:
+        from app.startup_probe import FirstPaintProbe, probe_requested
+
+        probe = FirstPaintProbe(qapp) if probe_requested() else None
     win = MainWindow(restore_layout=args.screenshot is None)
     if args.window:
         win.controller.set_preset({"lung": LUNG_WINDOW, "mediastinum": MEDIASTINUM_WINDOW}[args.window].name)
@@ -114,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             win.study.open_study_dialog(args.study)
+    if probe is not None:
+        return qapp.exec()
     code = qapp.exec()
     if shooter is not None:
         code = shooter.exit_code

@@ -262,3 +262,7 @@ DEFAULT_PIXEL_SPACING_MM = 0.7
 #: The demo model bundle, relative to the workstation's ``resources`` folder (the default of the app and of
 #: ``ssc score``; trained on synthetic data, not for clinical use).
 DEMO_BUNDLE_SUBDIR = "models/demo"
+
+#: Self-test samples of the transfer syntaxes no shipped library encodes, relative to ``resources``
+#: (``ssc-workstation --self-test``; made by ``docs/scripts/make_codec_samples.py``).
+SELFTEST_SAMPLES_SUBDIR = "selftest"
