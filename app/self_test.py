@@ -10,7 +10,7 @@ otherwise. The checks:
 4. the AI cascade on that phantom (``ssc_core.selftest.ai``): the demo bundle, or an untrained bundle labelled
    as such while no demo bundle is installed.
 
-Nothing outside a temporary folder is written: the window's settings go to that folder too, so the user's
+Nothing outside a temporary folder is written: the window's settings go to an INI file there, so the user's
 recent studies and layout are untouched. No network is used.
 """
 
@@ -104,13 +104,10 @@ def _start_qt(work: Path):
     state: dict[str, object] = {}
 
     def start() -> str:
-        from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication, QMainWindow
 
         from app.settings import APPLICATION, ORGANIZATION
 
-        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-            QSettings.setPath(fmt, QSettings.Scope.UserScope, str(work / "settings"))
         qapp = QApplication.instance() or QApplication(sys.argv[:1])
         qapp.setOrganizationName(ORGANIZATION)
         qapp.setApplicationName(APPLICATION)
@@ -139,7 +136,7 @@ def _open_demo(work: Path):
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.main_window import MainWindow, isolated_settings
     from app.study_actions import demo_root
     from ssc_core.constants import DEMO_OBSERVER_SESSION, DEMO_READER_NAME
     from ssc_core.selftest.ai import read_truth
@@ -147,7 +144,7 @@ def _open_demo(work: Path):
 
     name = DEMO_CHECK
     start = time.perf_counter()
-    win = MainWindow(restore_layout=False)
+    win = MainWindow(isolated_settings(str(work / "settings.ini")), restore_layout=False)
     win.show()
     loop = QEventLoop()
     outcome: dict[str, object] = {}
