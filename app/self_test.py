@@ -67,10 +67,11 @@ def run_self_test() -> int:
         add(qapp_check)
         codec_dir = work / "codecs"
         try:
-            from ssc_core.selftest.codecs import SAMPLES, decode_sample
+            from ssc_core.selftest.codecs import SAMPLES, decode_sample, decoder_libraries
         except Exception as exc:  # a module lost in freezing: report it, go on with the other checks
             add(Check("DICOM decoders", False, 0.0, f"{type(exc).__name__}: {exc}"))
         else:
+            add(run_check("DICOM decoder libraries", decoder_libraries))
             for sample in SAMPLES:
                 add(run_check(f"decode {sample.name}", lambda s=sample: decode_sample(s, codec_dir)))
         volume, truth = None, None

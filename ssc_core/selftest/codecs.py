@@ -288,12 +288,58 @@ def decode_sample(sample: SyntaxSample, workdir: Path) -> str:
         "pillow": "Pillow encoder",
         "shipped": "shipped sample",
     }[sample.encoder]
-    return f"{how} ({made})"
+    plugins = decoder_plugins(sample.uid)
+    return f"{how} ({made}; decoders: {', '.join(plugins)})" if plugins else f"{how} ({made})"
+
+
+def decoder_plugins(uid: str) -> tuple[str, ...]:
+    """pydicom's decoder plugins available for ``uid`` (empty for native syntaxes, which need none).
+
+    In a frozen bundle this shows whether pylibjpeg's plugins were found through their entry points.
+    """
+    if ts.is_native(uid):
+        return ()
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import UID
+
+    return tuple(get_decoder(UID(uid)).available_plugins)
+
+
+#: The pylibjpeg plugins the workstation declares (pyproject.toml), found through their entry points.
+PYLIBJPEG_PLUGINS = ("libjpeg", "openjpeg", "rle")
+
+
+def decoder_libraries() -> str:
+    """The decoder libraries found (the detail text); raises when a declared one is missing.
+
+    pylibjpeg finds its plugins through ``importlib.metadata`` entry points, which a frozen bundle keeps only
+    when the distributions' metadata were collected (``build.spec``).
+    """
+    from importlib import metadata
+
+    eps = metadata.entry_points(group="pylibjpeg.pixel_data_decoders")
+    found = sorted({ep.value.split(":")[0] for ep in eps})
+    missing = [p for p in PYLIBJPEG_PLUGINS if p not in found]
+    if missing:
+        raise RuntimeError(
+            f"pylibjpeg plugins not found through their entry points: {', '.join(missing)} "
+            f"(found: {', '.join(found) or 'none'})"
+        )
+    versions = []
+    for dist, label in (("pydicom", "pydicom"), ("pyjpegls", "pyjpegls"), ("pillow", "Pillow")):
+        try:
+            versions.append(f"{label} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{label} (version unknown)")
+    import SimpleITK as sitk
+
+    versions.append(f"SimpleITK {sitk.Version.VersionString()} (GDCM)")
+    return f"pylibjpeg plugins {', '.join(found)}; " + "; ".join(versions)
 
 
 def check_codecs(workdir: str | os.PathLike[str] | None = None) -> list[Check]:
-    """One :class:`Check` per supported transfer syntax (see :data:`SAMPLES`)."""
-    checks = []
+    """The decoder libraries, then one :class:`Check` per supported transfer syntax (see :data:`SAMPLES`)."""
+    checks = [run_check("DICOM decoder libraries", decoder_libraries)]
     with tempfile.TemporaryDirectory(prefix="ssc-selftest-") as tmp:
         base = Path(workdir) if workdir is not None else Path(tmp)
         for sample in SAMPLES:

@@ -33,6 +33,7 @@ def test_self_test_from_source_passes_offscreen(tmp_path):
     for sample in SAMPLES:
         assert f"decode {sample.name}" in names
     assert "Qt platform and a window" in names
+    assert "DICOM decoder libraries" in names
     assert "demo study: build and open a case" in names
     ai = next(m for m in lines if m.group(2) == "AI cascade on a phantom")
     demo_installed = (ROOT / "resources" / "models" / "demo" / "spec.json").is_file()
@@ -58,7 +59,7 @@ def test_a_failed_check_makes_the_exit_status_1(qapp, monkeypatch, capsys):
     assert "[FAIL] AI cascade on a phantom" in out
     assert "skipped: the demo study did not open" in out
     assert re.search(
-        r"2 of 5 checks passed in [\d.]+ s; FAILED: decode unknown transfer syntax [\d.]+, demo study", out
+        r"3 of 6 checks passed in [\d.]+ s; FAILED: decode unknown transfer syntax [\d.]+, demo study", out
     )
 
 

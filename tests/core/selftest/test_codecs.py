@@ -13,6 +13,7 @@ from ssc_core.selftest.codecs import (
     SyntaxSample,
     check_codecs,
     decode_sample,
+    decoder_libraries,
     sample_hu,
     shipped_dir,
 )
@@ -40,11 +41,23 @@ def test_shipped_samples_are_present_for_the_syntaxes_nothing_shipped_encodes():
 
 def test_every_sample_decodes_through_the_loader(tmp_path):
     checks = check_codecs(tmp_path)
-    assert len(checks) == len(SAMPLES)
+    assert len(checks) == 1 + len(SAMPLES)
+    assert checks[0].name == "DICOM decoder libraries"
+    assert "pylibjpeg plugins libjpeg, openjpeg, rle" in checks[0].detail
     failed = [c.line() for c in checks if not c.passed]
     assert not failed, "\n".join(failed)
     exact = [c for c in checks if c.detail.startswith("exact")]
     assert len(exact) == sum(s.lossless for s in SAMPLES)
+
+
+def test_lost_entry_points_fail_the_decoder_check(monkeypatch):
+    from importlib import metadata
+
+    # what a bundle built without the distributions' metadata sees
+    monkeypatch.setattr(metadata, "entry_points", lambda group=None: [])
+    check = run_check("DICOM decoder libraries", decoder_libraries)
+    assert not check.passed
+    assert "not found through their entry points: libjpeg, openjpeg, rle" in check.detail
 
 
 def test_sample_pixels_are_a_chest_like_pattern_and_reproducible():
