@@ -177,6 +177,7 @@ def _pydicom_compress(path: Path, uid: str) -> None:
 def _rewrite_native(path: Path, uid: str) -> None:
     """Rewrite an Explicit VR Little Endian file with another uncompressed (or deflated) syntax."""
     import pydicom
+    from pydicom.uid import UID
 
     if uid == ts.EXPLICIT_VR_LITTLE_ENDIAN:
         return
@@ -184,7 +185,7 @@ def _rewrite_native(path: Path, uid: str) -> None:
     big = uid == ts.EXPLICIT_VR_BIG_ENDIAN
     if big:
         ds.PixelData = ds.pixel_array.astype(">i2").tobytes()
-    ds.file_meta.TransferSyntaxUID = uid
+    ds.file_meta.TransferSyntaxUID = UID(uid)
     pydicom.dcmwrite(
         path,
         ds,
@@ -202,6 +203,7 @@ def _gdcm_jpeg_lossless(path: Path, uid: str) -> None:
     """
     import pydicom
     import SimpleITK as sitk
+    from pydicom.uid import UID
 
     ds = pydicom.dcmread(path)
     image = sitk.GetImageFromArray(ds.pixel_array[None].astype(np.int16))
@@ -219,7 +221,7 @@ def _gdcm_jpeg_lossless(path: Path, uid: str) -> None:
     ds.PixelData = compressed.PixelData
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
-    ds.file_meta.TransferSyntaxUID = uid
+    ds.file_meta.TransferSyntaxUID = UID(uid)
     ds.save_as(path, enforce_file_format=True)
 
 
@@ -230,6 +232,7 @@ def _pillow_jpeg_baseline(path: Path) -> None:
     import pydicom
     from PIL import Image
     from pydicom.encaps import encapsulate
+    from pydicom.uid import UID
 
     ds = pydicom.dcmread(path)
     hu = ds.pixel_array.astype(np.int32) * int(float(ds.RescaleSlope)) + int(float(ds.RescaleIntercept))
@@ -244,7 +247,7 @@ def _pillow_jpeg_baseline(path: Path) -> None:
     ds.PixelData = encapsulate([buffer.getvalue()])
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
-    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.50"
+    ds.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.4.50")
     ds.save_as(path, enforce_file_format=True)
 
 
