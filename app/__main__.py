@@ -8,6 +8,7 @@ first scan, pandas and the statistics libraries in the statistics worker, and to
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 from collections.abc import Sequence
 
@@ -52,10 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait until the scan (or the study's case) is loaded and drawn (with --stats: the statistics "
         "computed), save the window to PNG and exit (works offscreen)",
     )
+    parser.add_argument(
+        "--screenshot-wait",
+        choices=["load", "ai", "heatmap"],
+        default="load",
+        help="with --screenshot in a study: also wait for the AI's suggestions (ai) or a heat map (heatmap)",
+    )
+    parser.add_argument(
+        "--bundle",
+        metavar="FOLDER",
+        help="model bundle for the AI in this run (default: the one chosen in the app, else the demo bundle)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # the AI runs in a process of its own (also in a frozen bundle)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
@@ -73,9 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "slice",
                 "window",
                 "screenshot",
+                "bundle",
             )
             if getattr(args, a) not in (None, False)
         ]
+        if args.screenshot_wait != "load":
+            others.append("screenshot_wait")
         if others:
             parser.error("--self-test runs alone")
         from app.self_test import run_self_test
@@ -119,12 +135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.screenshot import ScreenshotOnLoad
     from ssc_core.constants import DEMO_OBSERVER_SESSION, DEMO_READER_NAME, LUNG_WINDOW, MEDIASTINUM_WINDOW
 
+    if args.screenshot_wait != "load" and not (args.study or args.demo):
+        parser.error("--screenshot-wait ai/heatmap needs a study (--study or --demo)")
     probe = None
     if not args.screenshot:
         from app.startup_probe import FirstPaintProbe, probe_requested
 
         probe = FirstPaintProbe(qapp) if probe_requested() else None
     win = MainWindow(restore_layout=args.screenshot is None)
+    if args.bundle:
+        win.ai_bundle_override = args.bundle
     if args.window:
         win.controller.set_preset({"lung": LUNG_WINDOW, "mediastinum": MEDIASTINUM_WINDOW}[args.window].name)
     win.show()
@@ -132,7 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     slice_index = None if args.slice is None else args.slice - 1
     if args.screenshot:
         shooter = ScreenshotOnLoad(
-            win, args.screenshot, expect_load=bool(args.open or args.demo or args.study)
+            win,
+            args.screenshot,
+            expect_load=bool(args.open or args.demo or args.study),
+            wait=args.screenshot_wait,
         )
     if args.open:
         win.open_path(args.open, slice_index=slice_index)

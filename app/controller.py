@@ -57,6 +57,8 @@ class ViewerController(QObject):
     #: One level was placed, moved or removed by the reader: (level, placement or None). For autosave.
     levelEdited = Signal(object, object)
     currentLevelChanged = Signal(object)  # Level | None
+    #: The AI's suggested levels changed (shown dashed; see set_suggested_levels).
+    suggestionsChanged = Signal()
     #: A short message for the status bar.
     message = Signal(str)
 
@@ -99,6 +101,8 @@ class ViewerController(QObject):
         self._unsaved_levels: dict[Level, str] = {}
         #: How a placed level is described in the level panel (a rating session shows the AI's levels).
         self.placed_label = LevelState.PLACED.value
+        #: The AI's suggested levels on the open volume (display only: never the reader's placements).
+        self._suggested: dict[Level, LevelPlacement] = {}
 
     # --- volume --------------------------------------------------------------------------------------------
 
@@ -121,6 +125,9 @@ class ViewerController(QObject):
         self._placements = {}
         self._unsaved_levels = {}
         self._current_level = None
+        had_suggestions, self._suggested = bool(self._suggested), {}
+        if had_suggestions:
+            self.suggestionsChanged.emit()
         if volume is None:
             self._slice = 0
         else:
@@ -261,6 +268,29 @@ class ViewerController(QObject):
         }
         self._unsaved_levels = {}
         self.levelsChanged.emit()
+
+    @property
+    def suggested_levels(self) -> dict[Level, LevelPlacement]:
+        """The AI's suggested levels on the open volume (a copy; empty when none are shown)."""
+        return dict(self._suggested)
+
+    def suggested_level(self, level: Level) -> LevelPlacement | None:
+        return self._suggested.get(Level(level))
+
+    def set_suggested_levels(self, suggestions: dict[Level, LevelPlacement] | None) -> None:
+        """Show the AI's suggested levels (dashed lines; the reader accepts them one by one or all), or none.
+
+        Suggestions are display state only: they never become placements unless the reader accepts them.
+        """
+        n = self.n_slices
+        new = {
+            Level(lv): p
+            for lv, p in (suggestions or {}).items()
+            if p is not None and self._volume is not None and 0 <= p.slice_index < n
+        }
+        if new != self._suggested:
+            self._suggested = new
+            self.suggestionsChanged.emit()
 
     @property
     def levels_locked(self) -> str | None:

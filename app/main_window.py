@@ -80,6 +80,9 @@ class MainWindow(QMainWindow):
         self.controller = controller if controller is not None else ViewerController(self)
         self.controller.set_custom_window(self.settings.custom_window())
         self.last_dialog: QWidget | None = None
+        self._ai_service = None
+        #: A model bundle for this run only (``--bundle``); else the settings' choice, else the demo bundle.
+        self.ai_bundle_override: str | None = None
         self._preview_shown = False
         self._actions: dict[str, tuple[QAction, str]] = {}
 
@@ -246,6 +249,7 @@ class MainWindow(QMainWindow):
         c.sliceChanged.connect(self._on_slice_changed)
         c.windowChanged.connect(self._on_window_changed)
         c.levelsChanged.connect(self._on_levels_changed)
+        c.suggestionsChanged.connect(self._on_suggestions_changed)
         c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         c.loadStarted.connect(self._on_load_started)
         c.loadProgress.connect(self.load_progress.update_progress)
@@ -410,6 +414,7 @@ class MainWindow(QMainWindow):
             loc.set_window(c.window)
             loc.set_volume(volume)
         self._on_levels_changed()
+        self._on_suggestions_changed()
         self._on_slice_changed(c.slice_index)
 
     def _on_slice_changed(self, k: int) -> None:
@@ -429,6 +434,9 @@ class MainWindow(QMainWindow):
         proposal = c.l4_proposal()
         if proposal is not None and proposal.slice_index == k:
             on.append("L4 (proposed)")
+        ai = [lv.label for lv, p in c.suggested_levels.items() if p.slice_index == k]
+        if ai:
+            on.append(f"{'/'.join(ai)} (AI)")
         return text + ("\n" + ", ".join(on) if on else "")
 
     def _refresh_secondary(self) -> None:
@@ -501,6 +509,15 @@ class MainWindow(QMainWindow):
         if c.volume is not None:
             self.slice_view.text_top_right.setText(self._slice_text(c.slice_index))
 
+    def _on_suggestions_changed(self) -> None:
+        c = self.controller
+        for level in LEVELS:
+            p = c.suggested_level(level)
+            for loc in (self.coronal, self.sagittal):
+                loc.set_suggestion_line(level, None if p is None else p.slice_index)
+        if c.volume is not None:
+            self.slice_view.text_top_right.setText(self._slice_text(c.slice_index))
+
     def _on_level_line_moved(self, level: Level, k: int) -> None:
         self.controller.place_level(level, k)
         self.controller.set_slice(k)
@@ -517,10 +534,24 @@ class MainWindow(QMainWindow):
 
     # --- lifetime ------------------------------------------------------------------------------------------
 
+    def ai_service(self):
+        """The window's AI process handle (:class:`app.ai_service.AIService`), created on first use."""
+        if self._ai_service is None:
+            from app.ai_service import AIService
+
+            self._ai_service = AIService(self)
+        return self._ai_service
+
+    @property
+    def ai_service_started(self) -> bool:
+        return self._ai_service is not None
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.study.close_study()  # writes the pending reading time and releases the study file
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
+        if self._ai_service is not None:
+            self._ai_service.shutdown()  # results still on their way are dropped; the study is closed
         self.controller.shutdown()
         self.dispatcher.uninstall()
         super().closeEvent(event)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.controller import ViewerController
+from app.reading_ai import AIReadingMixin
 from app.reading_rating import RATING_ITEMS, HeatmapLookup, RatingMixin, placement_on
 from ssc_core.constants import (
     LEVELS,
@@ -76,7 +77,7 @@ class SaveStatus:
     at: datetime | None = None
 
 
-class ReadingController(RatingMixin, QObject):
+class ReadingController(RatingMixin, AIReadingMixin, QObject):
     """See the module docstring. Signals are emitted after the state they announce has changed."""
 
     #: The reader view was replaced (worklist statuses, progress).
@@ -98,6 +99,8 @@ class ReadingController(RatingMixin, QObject):
     problem = Signal(object)
     #: Heat-map rating sessions: the (level, pattern) being rated changed.
     ratingTargetChanged = Signal(object, object)
+    #: The AI part of the reader view changed for a case (its code): a result was cached or revealed.
+    aiChanged = Signal(str)
     message = Signal(str)
 
     def __init__(

@@ -2,7 +2,9 @@
 
 Works with ``QT_QPA_PLATFORM=offscreen`` (``QWidget.grab`` renders the window itself). A folder with
 several series takes the series the choice dialog preselects; a refused scan prints the reason and exits
-with status 2.
+with status 2. With ``wait="ai"`` the shot waits until the AI's suggestions are shown for the case, with
+``wait="heatmap"`` until a heat map is drawn (the view goes to the slice it belongs to); a study whose AI
+cannot run (hidden session, no model, an error) exits with status 3 and the reason.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ SETTLE_MS = 150
 
 
 class ScreenshotOnLoad(QObject):
-    def __init__(self, window, path: str | Path, *, expect_load: bool) -> None:
+    def __init__(self, window, path: str | Path, *, expect_load: bool, wait: str = "load") -> None:
         super().__init__(window)
         self.window = window
         self.path = Path(path)
+        self.wait = wait
         self.exit_code = 1
         self._done = False
         c = window.controller
@@ -43,7 +46,7 @@ class ScreenshotOnLoad(QObject):
             QTimer.singleShot(SETTLE_MS, self._capture)
 
     def _on_volume(self, volume) -> None:
-        if volume is not None:
+        if volume is not None and self.wait == "load":
             QTimer.singleShot(SETTLE_MS, self._capture)
 
     def _on_cancelled(self) -> None:
@@ -59,6 +62,27 @@ class ScreenshotOnLoad(QObject):
     def _on_workspace(self, workspace) -> None:
         if workspace is not None:
             workspace.reading.sessionCompleted.connect(lambda: QTimer.singleShot(SETTLE_MS, self._capture))
+            if self.wait != "load":
+                ai = workspace.ai
+                ai.shown.connect(self._on_ai_shown)
+                ai.controller.stateChanged.connect(self._on_ai_state)
+
+    def _on_ai_shown(self, kind: str) -> None:
+        wanted = {"ai": ("scores", "levels"), "heatmap": ("heatmap",)}[self.wait]
+        if kind not in wanted:
+            return
+        ws = self.window.study.workspace
+        if kind == "levels" and ws is not None and ws.reading.scores_shown:
+            return  # wait for the scores, shown right after
+        if kind == "heatmap" and ws is not None and ws.ai._overlay_slice is not None:
+            self.window.controller.set_slice(ws.ai._overlay_slice)
+        QTimer.singleShot(SETTLE_MS, self._capture)
+
+    def _on_ai_state(self, state) -> None:
+        from app.ai_controller import AIStatus
+
+        if state.status in (AIStatus.HIDDEN, AIStatus.NO_BUNDLE, AIStatus.ERROR, AIStatus.MISMATCH):
+            self._quit(3, f"the AI cannot be shown: {state.message} {state.hint}".strip())
 
     def _on_dialog(self, dialog) -> None:
         if isinstance(dialog, SeriesChoiceDialog) and dialog.selected_row() is not None:

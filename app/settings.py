@@ -114,3 +114,21 @@ class Settings:
 
     def set_last_reader(self, study_uid: str, name: str) -> None:
         self._qs.setValue(f"studies/reader/{study_uid}", name)
+
+    # --- AI ----------------------------------------------------------------------------------------------
+
+    def ai_bundle_path(self) -> str | None:
+        """The model bundle folder chosen with "Load model bundle…" (None: the demo bundle)."""
+        value = str(self._qs.value("ai/bundle", "") or "")
+        return value or None
+
+    def set_ai_bundle_path(self, path: str | None) -> None:
+        self._qs.setValue("ai/bundle", path or "")
+
+    def ai_auto_run(self) -> bool:
+        """Run the AI by itself when a case opens (where the session shows it); default on."""
+        value = self._qs.value("ai/auto_run", True)
+        return value in (True, "true", "1", 1)
+
+    def set_ai_auto_run(self, on: bool) -> None:
+        self._qs.setValue("ai/auto_run", bool(on))

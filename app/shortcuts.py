@@ -70,7 +70,7 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("study.submit", "Ctrl+Return;Ctrl+Enter", "Submit the case (asks first)", "Reading"),
     ShortcutSpec("study.next_case", "Ctrl+PgDown", "Next case on the worklist", "Reading"),
     ShortcutSpec("study.prev_case", "Ctrl+PgUp", "Previous case on the worklist", "Reading"),
-    ShortcutSpec("heatmap.toggle", "H", "Show or hide the heat map (rating sessions)", "Reading"),
+    ShortcutSpec("heatmap.toggle", "H", "Heat map: tap to show or hide, hold to hide while held", "Reading"),
     ShortcutSpec("file.open", "Ctrl+O", "Open a scan file", "File"),
     ShortcutSpec("file.open_folder", "Ctrl+Shift+O", "Open a DICOM folder", "File"),
     ShortcutSpec("load.cancel", "Esc", "Cancel loading", "File"),
@@ -196,6 +196,8 @@ class ShortcutDispatcher(QObject):
         self._window = window
         self._bindings: dict[Chord, str] = {}
         self._handlers: dict[str, Callable[[], None]] = {}
+        #: Called when the key of an action is released (hold-to-hide keys); see set_release_handler.
+        self._release_handlers: dict[str, Callable[[], None]] = {}
         #: Actions that may fire on auto-repeat (holding a key scrolls).
         self.repeatable: set[str] = set()
         self.enabled = True
@@ -216,6 +218,13 @@ class ShortcutDispatcher(QObject):
 
     def set_handler(self, action: str, handler: Callable[[], None]) -> None:
         self._handlers[action] = handler
+
+    def set_release_handler(self, action: str, handler: Callable[[], None] | None) -> None:
+        """Also call ``handler`` when the key of ``action`` is released (None: no longer)."""
+        if handler is None:
+            self._release_handlers.pop(action, None)
+        else:
+            self._release_handlers[action] = handler
 
     def set_bindings(self, bindings: dict[str, list[QKeySequence]]) -> None:
         """Replace the key bindings (action -> key sequences). A chord bound twice keeps the first."""
@@ -250,6 +259,8 @@ class ShortcutDispatcher(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         etype = event.type()
+        if etype == QEvent.Type.KeyRelease and self._release_handlers and self.enabled:
+            return self._on_release(obj, event)  # type: ignore[arg-type]
         if etype not in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) or not self.enabled:
             return False
         if not isinstance(obj, QWidget) or obj.window() is not self._window:
@@ -273,4 +284,16 @@ class ShortcutDispatcher(QObject):
         if event.isAutoRepeat() and action not in self.repeatable:  # type: ignore[attr-defined]
             return True
         self.trigger(action)
+        return True
+
+    def _on_release(self, obj: QObject, event: QKeyEvent) -> bool:
+        if event.isAutoRepeat() or not isinstance(obj, QWidget) or obj.window() is not self._window:
+            return False
+        if _is_text_entry(QApplication.focusWidget()) or _is_text_entry(obj):
+            return False
+        action = self.action_for(event)
+        handler = None if action is None else self._release_handlers.get(action)
+        if handler is None:
+            return False
+        handler()
         return True

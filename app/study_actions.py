@@ -16,7 +16,13 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMenu, QMessageBox, QProgressDialog
 
 from app.settings import APPLICATION, ORGANIZATION
-from ssc_core.constants import DEMO_OBSERVER_SESSION, DEMO_STUDY_PATIENTS, DEMO_STUDY_VERSION, Level
+from ssc_core.constants import (
+    DEMO_OBSERVER_SESSION,
+    DEMO_RATING_SESSION,
+    DEMO_STUDY_PATIENTS,
+    DEMO_STUDY_VERSION,
+    Level,
+)
 from ssc_core.errors import SSCError
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,8 @@ class StudyActions(QObject):
         self.start_dialog = None
         self.demo_dialog: QProgressDialog | None = None
         self.demo_task = None
+        #: The demo study opened in this window (its heat-map session is computed in the background).
+        self.demo_study_path: Path | None = None
         a = window._action
         self.act_open_study = a(None, "Open &study…", lambda: self.open_study_dialog(), "Open study")
         self.act_close_study = a(None, "C&lose study", self.close_study)
@@ -67,6 +75,13 @@ class StudyActions(QObject):
         self.act_next = a("study.next_case", "&Next case", lambda: self._step(1))
         self.act_prev = a("study.prev_case", "&Previous case", lambda: self._step(-1))
         self.act_heatmap = a("heatmap.toggle", "Show/hide the &heat map", self._toggle_heatmap)
+        window.dispatcher.set_release_handler("heatmap.toggle", self._heatmap_key_released)
+        self.act_load_bundle = a(None, "&Load model bundle…", self._load_bundle)
+        self.act_ai_auto = a(None, "Run the &AI automatically", lambda: None)
+        self.act_ai_auto.setCheckable(True)
+        self.act_ai_auto.setChecked(window.settings.ai_auto_run())
+        self.act_ai_auto.toggled.connect(self._set_ai_auto)
+        self.act_precompute = a(None, "&Precompute AI results…", lambda: self.precompute_dialog())
         self.act_export_mine = a(None, "E&xport my readings…", self.export_my_readings)
         self.act_manage = a(None, "&Manage study…", self.manage_study)
         self.act_statistics = a(None, "S&tatistics…", lambda: self.show_statistics())
@@ -76,9 +91,13 @@ class StudyActions(QObject):
         self.menu.addSeparator()
         self.menu.addActions([self.act_next, self.act_prev, self.act_heatmap])
         self.menu.addSeparator()
+        self.menu.addActions([self.act_load_bundle, self.act_ai_auto])
+        self.menu.addSeparator()
         self.menu.addAction(self.act_export_mine)
         self.menu.addSeparator()
-        self.menu.addActions([self.act_manage, self.act_statistics, self.act_export_study])
+        self.menu.addActions(
+            [self.act_manage, self.act_precompute, self.act_statistics, self.act_export_study]
+        )
         self.statistics_windows: list = []
         self._update_actions()
 
@@ -95,10 +114,13 @@ class StudyActions(QObject):
         for act in (self.act_submit, self.act_next, self.act_prev, self.act_close_study):
             act.setEnabled(on)
         self.act_score.setEnabled(on and not rating)
-        self.act_heatmap.setEnabled(rating)
+        ai = on and not ws.ai.controller.hidden
+        self.act_heatmap.setEnabled(rating or ai)
+        self.act_load_bundle.setEnabled(ai)
         admin = on and ws.reading.view.reader.is_admin
         for act in (self.act_manage, self.act_statistics, self.act_export_study):
             act.setEnabled(admin)
+        self.act_precompute.setEnabled(admin and ai)
         self.act_export_mine.setEnabled(on)
         for act in (self.window.act_open, self.window.act_open_folder):
             act.setEnabled(not on)
@@ -118,6 +140,51 @@ class StudyActions(QObject):
     def _toggle_heatmap(self) -> None:
         if self.workspace is not None:
             self.workspace.toggle_heatmap()
+
+    def _heatmap_key_released(self) -> None:
+        if self.workspace is not None:
+            self.workspace.heatmap_key_released()
+
+    def _set_ai_auto(self, on: bool) -> None:
+        self.window.settings.set_ai_auto_run(on)
+        ws = self.workspace
+        if ws is not None and not ws.ai.controller.hidden:
+            ws.ai.controller.auto_run = on
+            if on:
+                ws.ai.controller.run_again()
+
+    def _load_bundle(self) -> None:
+        if self.workspace is not None and not self.workspace.ai.controller.hidden:
+            self.workspace.ai.choose_bundle()
+
+    def precompute_dialog(self, store=None, admin_id: int | None = None, parent=None):
+        """The admin's "Precompute AI results…" (the Reading menu; the admin dialog passes ``store``)."""
+        from app.dialogs.precompute import PrecomputeDialog
+
+        ws = self.workspace
+        start_job = None
+        session = None
+        if store is None:
+            if ws is None or not ws.reading.view.reader.is_admin or ws.ai.controller.hidden:
+                return None
+            store, admin_id, session = ws.reading.store, ws.reading.reader_id, ws.reading.session.label
+            start_job = lambda s, h: ws.ai.controller.precompute(s, heatmaps=h)  # noqa: E731
+        dlg = PrecomputeDialog(
+            store,
+            self.window.ai_service(),
+            bundle_path=self.window.ai_bundle_override or self.window.settings.ai_bundle_path(),
+            by=admin_id,
+            session=session,
+            start_job=start_job,
+            parent=parent or self.window,
+        )
+        if parent is None:
+            self.window._open_dialog(dlg)
+        else:
+            dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dlg.open()
+            self.window.dialogOpened.emit(dlg)
+        return dlg
 
     # --- starting ------------------------------------------------------------------------------------
 
@@ -140,7 +207,13 @@ class StudyActions(QObject):
     def _manage_from_start(self, dlg, store, admin_id: int) -> None:
         from app.dialogs.admin import AdminDialog
 
-        admin = AdminDialog(store, admin_id, self.window.controller.runner, dlg)
+        admin = AdminDialog(
+            store,
+            admin_id,
+            self.window.controller.runner,
+            dlg,
+            precompute=lambda label, a=admin_id, st=store: self.precompute_dialog(st, a, parent=dlg),
+        )
         admin.finished.connect(lambda _r: dlg.refresh_sessions())
         admin.dialogOpened.connect(self.window.dialogOpened)
         admin.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -197,6 +270,10 @@ class StudyActions(QObject):
             return False
         ws = ReadingWorkspace(self.window, reading)
         self.workspace = ws
+        if self._is_demo(store.path):
+            # The demo's heat-map rating session shows real heat maps: computed in the background while
+            # the demo is open in a session that shows the AI (never under a hidden one), the open case first.
+            ws.ai.start_background(DEMO_RATING_SESSION)
         self._update_actions()
         self.workspaceChanged.emit(ws)
         code = None
@@ -218,6 +295,15 @@ class StudyActions(QObject):
             reading.caseChanged.connect(go_to_level)
         reading.start(code)
         return True
+
+    def _is_demo(self, path) -> bool:
+        from ssc_core.study.demo import DEMO_STUDY_FILE
+
+        known = [demo_root() / DEMO_STUDY_FILE] + ([self.demo_study_path] if self.demo_study_path else [])
+        try:
+            return any(Path(path).resolve() == Path(p).resolve() for p in known)
+        except OSError:
+            return False
 
     def _fail(self, error: BaseException) -> None:
         reason, advice = study_error_texts(error)
@@ -249,7 +335,13 @@ class StudyActions(QObject):
             return None
         from app.dialogs.admin import AdminDialog
 
-        dlg = AdminDialog(ws.reading.store, ws.reading.reader_id, self.window.controller.runner, self.window)
+        dlg = AdminDialog(
+            ws.reading.store,
+            ws.reading.reader_id,
+            self.window.controller.runner,
+            self.window,
+            precompute=None if ws.ai.controller.hidden else (lambda label: self.precompute_dialog()),
+        )
         dlg.changed.connect(ws.reading.refresh_view)
         dlg.dialogOpened.connect(self.window.dialogOpened)
         self.window._open_dialog(dlg)
@@ -328,6 +420,7 @@ class StudyActions(QObject):
         root = demo_root(base)
 
         def go(demo) -> None:
+            self.demo_study_path = demo.study_path
             if reader and session:
                 self.open_study(demo.study_path, reader=reader, session=session, case=case, level=level)
             else:

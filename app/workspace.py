@@ -15,13 +15,14 @@ import logging
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QWidget
 
+from app.ai_workspace import AIWorkspace
 from app.dialogs.load_error import error_texts
 from app.reading import ReadingController, SaveStatus
-from app.widgets.colour_bar import ColourBar, display_range, heatmap_lut
+from app.widgets.colour_bar import ColourBar
 from app.widgets.rating_panel import RatingPanel
 from app.widgets.score_panel import ERROR_COLOR, OK_COLOR, ScorePanel
 from app.widgets.worklist import WorklistPanel
-from ssc_core.constants import HEATMAP_OPACITY, LIKERT_SCALE, Level, Pattern
+from ssc_core.constants import LIKERT_SCALE, Level, Pattern
 from ssc_core.errors import LoadError, SSCError
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ class ReadingWorkspace(QObject):
         self.window = window
         self.reading = reading
         self.sv = window.slice_view
-        self.heatmap_visible = True
-        self._overlay_slice: int | None = None
         self.last_dialog: QMessageBox | None = None
 
         self.worklist = WorklistPanel(reading)
@@ -86,6 +85,8 @@ class ReadingWorkspace(QObject):
             Qt.Orientation.Horizontal,
         )
         window.resizeDocks([self.worklist_dock, self.entry_dock], [200, 640], Qt.Orientation.Vertical)
+        #: The AI of this session: its dock, suggestions, heat maps (or "AI hidden in this session").
+        self.ai = AIWorkspace(self)
 
         self.save_label = QLabel(window)
         self.save_label.setObjectName("saveStatus")
@@ -103,7 +104,6 @@ class ReadingWorkspace(QObject):
         reading.problem.connect(self._on_problem)
         reading.message.connect(lambda text: window.statusBar().showMessage(text, 6000))
         reading.ratingTargetChanged.connect(self._on_rating_target)
-        window.controller.sliceChanged.connect(self._on_slice)
         if reading.is_rating:
             d = window.dispatcher
             keys = {(int(Qt.Key.Key_0) + k, 0): (lambda k=k: self.rate(k)) for k in LIKERT_SCALE}
@@ -175,55 +175,39 @@ class ReadingWorkspace(QObject):
                     "Place the levels (Shift+1…5), then press Enter to type the scores.", 8000
                 )
 
-    # --- heat maps -----------------------------------------------------------------------------------
+    # --- heat maps (drawn by the AI workspace; in rating sessions the item rated decides which) ---------
 
     def _on_rating_target(self, level: Level, pattern: Pattern) -> None:
-        panel = self.rating_panel
-        if panel is None or self.reading.case_code is None:
+        """Rating sessions: the item rated changed; go to its level and show its heat map."""
+        if self.rating_panel is None or self.reading.case_code is None:
             return
-        found = self.reading.heatmap(level, pattern)
         c = self.window.controller
         c.set_current_level(level)
-        if found.values is None:
-            self._overlay_slice = None
-            self.sv.clear_overlay()
-            placement = c.placement(level)
-            if placement is not None:
-                c.set_slice(placement.slice_index)
-            panel.set_heatmap_status(found.message, problem=True)
-            self.sv.set_message(found.message)
-            return
-        self.sv.set_message("")
-        self.sv.set_overlay(
-            found.values, value_range=display_range(), lut=heatmap_lut(), opacity=HEATMAP_OPACITY
-        )
-        self._overlay_slice = found.slice_index
-        if found.slice_index is not None:
-            c.set_slice(found.slice_index)
-        self._on_slice(c.slice_index)
+        placement = c.placement(level)
+        if placement is not None:
+            c.set_slice(placement.slice_index)
+        self.ai.refresh_overlay()
 
-    def _on_slice(self, k: int) -> None:
-        if self.rating_panel is None or self._overlay_slice is None:
-            return
-        on = k == self._overlay_slice
-        self.sv.overlay.setVisible(on and self.heatmap_visible)
-        level, pattern = self.reading.rating_target
-        if not on:
-            text = f"The heat map {level.label} {pattern.value} is drawn on slice {self._overlay_slice + 1}."
-        elif self.heatmap_visible:
-            text = (
-                f"Heat map {level.label} {pattern.value} on slice {k + 1} (H hides it). "
-                "AI output, research use only."
-            )
-        else:
-            text = "Heat map hidden (H shows it)."
-        self.rating_panel.set_heatmap_status(text)
-
-    def toggle_heatmap(self) -> None:
+    def show_heatmap_message(self, text: str, *, problem: bool = True, on_image: bool = True) -> None:
+        """Rating sessions: why there is no heat map (or where it is), in the panel and on the image."""
         if self.rating_panel is None:
             return
-        self.heatmap_visible = not self.heatmap_visible
-        self._on_slice(self.window.controller.slice_index)
+        self.rating_panel.set_heatmap_status(text, problem=problem)
+        if on_image:
+            self.sv.set_message(text)
+
+    def show_heatmap_on(self, k: int | None) -> None:
+        """Rating sessions: a heat map is shown; go to its slice."""
+        self.sv.set_message("")
+        if k is not None:
+            self.window.controller.set_slice(k)
+
+    def toggle_heatmap(self) -> None:
+        """H pressed: show or hide the heat map (held: hidden while held, see :class:`AIWorkspace`)."""
+        self.ai.heatmap_key_pressed()
+
+    def heatmap_key_released(self) -> None:
+        self.ai.heatmap_key_released()
 
     def rate(self, value: int) -> None:
         self.reading.rate(value)
@@ -347,6 +331,7 @@ class ReadingWorkspace(QObject):
         if app is not None:
             app.removeEventFilter(self)
         self.window.dispatcher.set_mode_keys({})
+        self.ai.close()
         self.reading.close()
         for dock in (self.worklist_dock, self.entry_dock):
             self.window.removeDockWidget(dock)

@@ -266,3 +266,16 @@ DEMO_BUNDLE_SUBDIR = "models/demo"
 #: Self-test samples of the transfer syntaxes no shipped library encodes, relative to ``resources``
 #: (``ssc-workstation --self-test``; made by ``docs/scripts/make_codec_samples.py``).
 SELFTEST_SAMPLES_SUBDIR = "selftest"
+
+# AI in the workstation (app/ai_service.py, ssc_core/ai/service.py).
+#: CPU cores left to the GUI while the AI runs on the CPU in its own process (torch gets the others, at
+#: least one); the AI process also runs at a lower scheduling priority than the window.
+AI_RESERVED_CORES = 1
+#: Scan volumes the AI process keeps loaded (the open case and the one prefetched after it).
+AI_VOLUME_CACHE = 2
+#: The AI process reports progress at most this often (s); the last report of a stage always goes through.
+AI_PROGRESS_INTERVAL_S = 0.1
+#: Closing the window waits this long (s) for the AI process to stop on its own before ending it.
+AI_STOP_TIMEOUT_S = 2.0
+#: Heat-map opacity choices of the AI panel's slider (percent): range and default.
+HEATMAP_OPACITY_RANGE_PCT = (10, 100)

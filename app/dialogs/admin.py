@@ -75,7 +75,10 @@ class AdminDialog(QDialog):
     changed = Signal()
     dialogOpened = Signal(object)
 
-    def __init__(self, store, admin_id: int, runner=None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store, admin_id: int, runner=None, parent: QWidget | None = None, *, precompute=None
+    ) -> None:
+        """``precompute(label or None)``: opens "Precompute AI results…" (a button of the Sessions tab)."""
         super().__init__(parent)
         self.setObjectName("adminDialog")
         self.setWindowTitle(f"Manage study: {store.study.name}")
@@ -122,6 +125,11 @@ class AdminDialog(QDialog):
                     ("Add readers…", "addSessionReaders", self.add_session_readers),
                     ("Add cases…", "addSessionCases", self.add_session_cases),
                     ("Override washout…", "overrideWashout", self.override_washout),
+                    *(
+                        [("Precompute AI…", "precomputeAI", lambda: self._precompute(precompute))]
+                        if precompute is not None
+                        else []
+                    ),
                 ],
             ),
             "Sessions",
@@ -226,6 +234,12 @@ class AdminDialog(QDialog):
         return s
 
     # --- sessions ------------------------------------------------------------------------------------
+
+    def _precompute(self, precompute) -> None:
+        s = self.selected_session()
+        dlg = precompute(None if s is None else s.label)
+        if dlg is not None and s is not None:
+            dlg.session_box.setCurrentIndex(max(0, dlg.session_box.findData(s.label)))
 
     def new_session(self) -> NewSessionDialog:
         st = self.store

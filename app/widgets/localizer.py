@@ -18,6 +18,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView
 
+from app.widgets.ai_style import AI_LABEL, AI_LINE_COLOR
 from app.widgets.overlay_items import (
     ACCENT_COLOR,
     AnnotatedViewMixin,
@@ -38,7 +39,7 @@ class LineStyle(enum.Enum):
     """How a level line is drawn."""
 
     PLACED = "placed"
-    PROPOSED = "proposed"  # dashed (L4 proposal; later: AI suggestions)
+    PROPOSED = "proposed"  # dashed (the L4 proposal; AI suggestions have lines of their own)
     VIOLATION = "violation"  # placed but breaking a rule
 
 
@@ -159,6 +160,28 @@ class LocalizerView(AnnotatedViewMixin, pg.GraphicsView):
             self.level_lines[level] = line
             self._line_state[level] = None
 
+        # The AI's suggested levels: dashed violet lines, labelled "L2 AI" at the right end, not draggable
+        # (the reader accepts a suggestion in the level panel; it then becomes a placed level).
+        self.suggestion_lines: dict[Level, pg.InfiniteLine] = {}
+        self._suggestion_state: dict[Level, int | None] = {}
+        for level in LEVELS:
+            line = pg.InfiniteLine(
+                angle=0,
+                movable=False,
+                pen=pg.mkPen(AI_LINE_COLOR, width=1.5, style=Qt.PenStyle.DashLine),
+                label=f"{level.label} {AI_LABEL}",
+                labelOpts={
+                    "position": 0.97 - 0.07 * (int(level) - 1),
+                    "anchors": [(1, 0), (1, 0)],
+                    "color": AI_LINE_COLOR,
+                },
+            )
+            line.setZValue(8)
+            line.hide()
+            self.vb.addItem(line, ignoreBounds=True)
+            self.suggestion_lines[level] = line
+            self._suggestion_state[level] = None
+
         font = overlay_font(9.0, bold=True)
         self.annotations = AnnotationLayer(self)
         self.letters = {
@@ -177,8 +200,9 @@ class LocalizerView(AnnotatedViewMixin, pg.GraphicsView):
             self.image.clear()
             self._n = 0
             self.current_line.hide()
-            for line in self.level_lines.values():
+            for line in (*self.level_lines.values(), *self.suggestion_lines.values()):
                 line.hide()
+            self._suggestion_state = dict.fromkeys(LEVELS)
             for t in self.letters.values():
                 t.setText("")
             return
@@ -253,6 +277,22 @@ class LocalizerView(AnnotatedViewMixin, pg.GraphicsView):
         if not line.moving:
             line.setValue(self.slice_to_y(state[0]))
         line.show()
+
+    def set_suggestion_line(self, level: Level, k: int | None) -> None:
+        """Show the AI's suggestion for ``level`` at slice ``k`` (dashed, violet), or hide it (None)."""
+        state = None if k is None or self._n == 0 else int(k)
+        if state == self._suggestion_state[level]:
+            return
+        self._suggestion_state[level] = state
+        line = self.suggestion_lines[level]
+        if state is None:
+            line.hide()
+            return
+        line.setValue(self.slice_to_y(state))
+        line.show()
+
+    def suggestion_line_slice(self, level: Level) -> int | None:
+        return self._suggestion_state[level]
 
     def level_line_slice(self, level: Level) -> int | None:
         state = self._line_state[level]

@@ -19,6 +19,7 @@ the field as soon as it is typed, with the reason from :func:`ssc_core.scoring.s
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 from PySide6.QtCore import QEvent, QRegularExpression, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QRegularExpressionValidator
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.controller import ViewerController
 from app.reading import ReadingController
+from app.widgets.ai_style import AI_BACKGROUND, AI_LABEL, ai_css
 from app.widgets.score_table import ScoreTableModel
 from ssc_core.constants import LEVELS, PATTERNS, SCORE_MAX, SCORE_MIN, SCORE_STEP, Level, Pattern
 from ssc_core.scoring import LevelScores, RuleViolation, patient_summary, score_violations, value_violation
@@ -203,11 +205,19 @@ class ScorePanel(QWidget):
         self.level_label = QLabel(self)
         self.level_label.setObjectName("scoreLevelLabel")
         self.level_label.setWordWrap(True)
+        #: After-commit sessions: which phase the reading is in (unaided, or the assisted revision).
+        self.phase_label = QLabel(self)
+        self.phase_label.setObjectName("readingPhase")
+        self.phase_label.setWordWrap(True)
+        self.phase_label.hide()
         self.fields: dict[Pattern, ScoreField] = {}
         self.status: dict[Pattern, QLabel] = {}
+        #: The AI's score beside each field (where the session shows it): italic, violet, labelled "AI".
+        self.ai_values: dict[Pattern, QLabel] = {}
+        self._suggestions: Mapping[Level, Mapping[Pattern, float]] | None = None
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.setColumnStretch(3, 1)
+        grid.setColumnStretch(4, 1)
         for row, pattern in enumerate(PATTERNS):
             name = QLabel(f"<b>{pattern.value}</b>", self)
             name.setToolTip(pattern.long_name)
@@ -215,10 +225,16 @@ class ScorePanel(QWidget):
             status = QLabel(self)
             status.setObjectName(f"scoreStatus{pattern.value}")
             status.setWordWrap(True)
+            ai = QLabel(self)
+            ai.setObjectName(f"aiScore{pattern.value}")
+            ai.setStyleSheet(f"QLabel {{ {ai_css()} background: {AI_BACKGROUND.name()}; padding: 1px 4px; }}")
+            ai.hide()
+            self.ai_values[pattern] = ai
             grid.addWidget(name, row, 0)
             grid.addWidget(field, row, 1)
             grid.addWidget(QLabel("%", self), row, 2)
-            grid.addWidget(status, row, 3)
+            grid.addWidget(ai, row, 3)
+            grid.addWidget(status, row, 4)
             self.fields[pattern] = field
             self.status[pattern] = status
             field.textEdited.connect(lambda _t, p=pattern: self._on_text_edited(p))
@@ -263,6 +279,7 @@ class ScorePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.case_label)
+        layout.addWidget(self.phase_label)
         layout.addWidget(self.level_label)
         layout.addLayout(grid)
         layout.addWidget(self.keys_hint)
@@ -384,6 +401,45 @@ class ScorePanel(QWidget):
                 f.commit(retry=False)
             self._show_level(level)
 
+    # --- the AI's scores (where the session shows them) -------------------------------------------------
+
+    def set_suggestions(self, scores: Mapping[Level, Mapping[Pattern, float]] | None) -> None:
+        """The AI's scores of the case shown, from the reader view (None: none shown): beside each field
+        and as the table's AI columns."""
+        self._suggestions = scores
+        self.model.set_suggestions(scores)
+        self._refresh_ai_values()
+
+    def _refresh_ai_values(self) -> None:
+        per = None if self._suggestions is None else self._suggestions.get(self._level)
+        for p, label in self.ai_values.items():
+            v = None if per is None else per.get(p)
+            if self._suggestions is None:
+                label.clear()
+                label.setToolTip("")
+                label.hide()
+                continue
+            label.setText(f"{AI_LABEL} {v:.0f}" if v is not None else f"{AI_LABEL} –")
+            label.setToolTip(
+                f"The AI's {p.value} at {self._level.label}: "
+                + (f"{v:.0f} %" if v is not None else "none (no lung on its slice, or outside the scan)")
+                + ". Research use only; your own value is the one in the field."
+            )
+            label.show()
+
+    def set_phase(self, text: str, *, assisted: bool) -> None:
+        """Show the reading's phase (after-commit sessions); empty text hides the banner."""
+        if not text:
+            self.phase_label.hide()
+            return
+        colour = "#5a2d82" if assisted else "#1f5a8a"
+        background = "#efe6fa" if assisted else "#e4eef8"
+        self.phase_label.setText(text)
+        self.phase_label.setStyleSheet(
+            f"QLabel {{ color: {colour}; background: {background}; padding: 4px; border-radius: 3px; }}"
+        )
+        self.phase_label.show()
+
     def _show_level(self, level: Level) -> None:
         self._level = Level(level)
         scores = self._r.scores(self._level)
@@ -393,6 +449,7 @@ class ScorePanel(QWidget):
             if failed is not None:  # an entry that was not saved stays visible, marked
                 f.setText(failed[0])
         self.model.set_current_level(self._level)
+        self._refresh_ai_values()
         self._refresh_level_label()
         self._refresh_fields()
 

@@ -3,8 +3,9 @@
 Rows L1..L5 and a last "Global" row (mean over the five levels, Goh 2008); columns TOT, GG, RET. A cell shows
 only what the store has saved (values being typed stay in their fields); a level whose saved scores break the
 union rule is shown in red with the reason in its tooltip. Columns for suggestions (the AI's scores, where a
-session's policy shows them) can be switched on with :meth:`ScoreTableModel.set_suggestions`; they are off
-and empty unless a caller hands over values from the reader view.
+session's policy shows them) are switched on with :meth:`ScoreTableModel.set_suggestions`: headed "TOT AI"
+etc., italic and violet on a violet tint, so they are never taken for the reader's own; they are off and
+empty unless a caller hands over values from the reader view.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from app.reading import ReadingController
+from app.widgets.ai_style import AI_BACKGROUND, AI_LABEL, AI_TEXT_COLOR, ai_font
 from ssc_core.constants import LEVELS, PATTERNS, Level, Pattern
 from ssc_core.scoring import patient_summary, score_violations
 
 VIOLATION_COLOR = QColor(200, 40, 40)
-SUGGESTION_COLOR = QColor(110, 110, 200)
+SUGGESTION_COLOR = AI_TEXT_COLOR
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -68,8 +70,12 @@ class ScoreTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if orientation == Qt.Orientation.Horizontal:
                 pattern, suggestion = self.columns[section]
-                return f"{pattern.value} (AI)" if suggestion else pattern.value
+                return f"{pattern.value} {AI_LABEL}" if suggestion else pattern.value
             return LEVELS[section].label if section < len(LEVELS) else "Global"
+        if role == Qt.ItemDataRole.ForegroundRole and orientation == Qt.Orientation.Horizontal:
+            return QBrush(SUGGESTION_COLOR) if self.columns[section][1] else None
+        if role == Qt.ItemDataRole.FontRole and orientation == Qt.Orientation.Horizontal:
+            return ai_font(bold=True) if self.columns[section][1] else None
         if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
             pattern, suggestion = self.columns[section]
             tip = f"{pattern.value}: {pattern.long_name}, % of the lung area on the slice"
@@ -118,12 +124,18 @@ class ScoreTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole:
+            if suggestion:
+                return ai_font(bold=level == self.current_level)
             font = QFont()
             font.setBold(level is None or level == self.current_level)
             return font
         if suggestion:
             if role == Qt.ItemDataRole.ForegroundRole:
                 return QBrush(SUGGESTION_COLOR)
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(AI_BACKGROUND)
+            if role == Qt.ItemDataRole.ToolTipRole and level is not None:
+                return f"The AI's {pattern.value} at {level.label} (research use only; not your value)"
             return None
         problems = [] if level is None else score_violations(self._r.scores(level))
         mine = [p for p in problems if p.field == pattern.value]

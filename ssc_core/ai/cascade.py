@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,6 +25,18 @@ import torch.nn.functional as F
 
 from ssc_core.ai.bundle import Bundle
 from ssc_core.ai.device import choose_device
+
+# The requests and events live in ssc_core.ai.events (no torch), so that a process receiving them (the
+# workstation's window) never loads torch; they are re-exported here.
+from ssc_core.ai.events import (
+    CascadeDone,
+    CascadeEvent,
+    CascadeRequest,
+    HeatmapReady,
+    LevelScored,
+    LevelsFound,
+    StageProgress,
+)
 from ssc_core.ai.heatmap import HeatmapJob, derived_scores
 from ssc_core.ai.level_finder import LevelFinder, make_level_finder
 from ssc_core.ai.preprocess import normalize_np, scorer_input
@@ -42,65 +53,6 @@ from ssc_core.errors import InferenceError, SSCError
 from ssc_core.imaging.lung_mask import lung_fraction, lung_mask
 from ssc_core.imaging.volume import CTVolume
 from ssc_core.progress import CancelToken, check_cancel
-
-# --- requests and events ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class CascadeRequest:
-    """What to run: a case's volume, the caller's identity for it, and options.
-
-    ``slices`` (optional) gives the slice index per level to score instead of finding the levels (e.g. the
-    reader's own placements); ``heatmaps`` lists the levels whose heat maps to compute after scoring, in
-    that order (the GUI asks for the current level first).
-    """
-
-    case_id: str
-    volume: CTVolume
-    request_id: int = 0
-    slices: Mapping[Level, int] | None = None
-    heatmaps: tuple[Level, ...] = ()
-
-
-@dataclass(frozen=True)
-class CascadeEvent:
-    """Base of every event: the identity of the request it belongs to."""
-
-    case_id: str
-    request_id: int
-
-
-@dataclass(frozen=True)
-class StageProgress(CascadeEvent):
-    """Progress of a stage ("levels", "scores" or "heatmap"; ``level`` set for heat maps)."""
-
-    stage: str
-    done: int
-    total: int
-    message: str = ""
-    level: Level | None = None
-
-
-@dataclass(frozen=True)
-class LevelsFound(CascadeEvent):
-    findings: tuple[LevelFinding, ...]
-
-
-@dataclass(frozen=True)
-class LevelScored(CascadeEvent):
-    result: LevelResult
-
-
-@dataclass(frozen=True)
-class HeatmapReady(CascadeEvent):
-    heatmap: HeatmapResult
-
-
-@dataclass(frozen=True)
-class CascadeDone(CascadeEvent):
-    result: CascadeResult
-    heatmaps: tuple[HeatmapResult, ...] = field(default=())
-
 
 # --- the runner ---------------------------------------------------------------------------------------
 

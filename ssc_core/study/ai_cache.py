@@ -42,6 +42,33 @@ class AIResult:
     heatmaps: tuple[tuple[Level, Pattern], ...]
 
 
+@dataclass(frozen=True)
+class AICacheOutline:
+    """What is cached for one case and bundle, without any value that a session may hide.
+
+    ``levels``: the AI's slice per level found inside the scan (levels are shown even where scores are
+    hidden); ``scored``: the levels that have scores (a level on a slice without lung has none);
+    ``heatmaps``: the (level, pattern) maps stored. Used to plan what is still to compute.
+    """
+
+    case_id: int
+    bundle_hash: str
+    levels: Mapping[Level, Placement]
+    scored: frozenset[Level]
+    heatmaps: frozenset[tuple[Level, Pattern]]
+
+    def missing_heatmaps(self) -> tuple[Level, ...]:
+        """Scored levels with a slice whose three maps are not all stored, cranial first."""
+        out = []
+        for lv in sorted(self.scored):
+            p = self.levels.get(lv)
+            if p is None or p.slice_index is None:
+                continue
+            if any((lv, pat) not in self.heatmaps for pat in Pattern):
+                out.append(lv)
+        return tuple(out)
+
+
 def _levels_json(levels: Mapping[Level, Placement | tuple[float, int | None]] | None) -> str | None:
     if levels is None:
         return None
@@ -80,6 +107,37 @@ def _parse_levels(text: str | None) -> dict[Level, Placement] | None:
     }
 
 
+def _heatmap_rows(
+    heatmaps: Mapping[tuple[Level, Pattern | str], np.ndarray] | None, dtype: str
+) -> list[tuple[Level, Pattern, bytes, str]]:
+    import numpy as np
+
+    if dtype not in _DTYPES:
+        raise StudyError(f"Heat maps are stored as float16 or float32, not {dtype}.")
+    maps: list[tuple[Level, Pattern, bytes, str]] = []
+    for (lv, pat), arr in (heatmaps or {}).items():
+        a = np.asarray(arr)
+        if a.ndim != 2 or not np.issubdtype(a.dtype, np.floating) or not np.all(np.isfinite(a)):
+            raise StudyError(
+                f"Heat map {Level(lv).label} {Pattern(pat).value}: expected a finite 2-D float array."
+            )
+        data = np.ascontiguousarray(a, dtype=_DTYPES[dtype]).tobytes()
+        maps.append((Level(lv), Pattern(pat), data, f"{a.shape[0]},{a.shape[1]}"))
+    return maps
+
+
+def _merge_details(old: Mapping[str, object] | None, new: Mapping[str, object]) -> dict[str, object]:
+    """``old`` updated with ``new``; nested objects (one level deep) are merged key by key."""
+    out: dict[str, object] = dict(old or {})
+    for key, value in new.items():
+        prev = out.get(key)
+        if isinstance(prev, dict) and isinstance(value, Mapping):
+            out[key] = {**prev, **value}
+        else:
+            out[key] = value
+    return out
+
+
 def _parse_scores(text: str | None) -> dict[Level, dict[Pattern, float]] | None:
     if text is None:
         return None
@@ -107,24 +165,12 @@ class AICacheMixin(StoreBase):
         ``heatmaps`` maps (level, pattern) to a 2-D float array (y, x); ``heatmap_slices`` the slice each
         level's maps were computed on. ``by`` is the reader who ran the AI (None: the software).
         """
-        import numpy as np
-
         self.case(case_id)
         bundle = bundle_hash.strip()
         if not bundle:
             raise StudyError("An AI result needs the model bundle's hash.")
-        if dtype not in _DTYPES:
-            raise StudyError(f"Heat maps are stored as float16 or float32, not {dtype}.")
         details_text = None if details is None else json.dumps(dict(details), sort_keys=True, allow_nan=False)
-        maps: list[tuple[Level, Pattern, bytes, str]] = []
-        for (lv, pat), arr in (heatmaps or {}).items():
-            a = np.asarray(arr)
-            if a.ndim != 2 or not np.issubdtype(a.dtype, np.floating) or not np.all(np.isfinite(a)):
-                raise StudyError(
-                    f"Heat map {Level(lv).label} {Pattern(pat).value}: expected a finite 2-D float array."
-                )
-            data = np.ascontiguousarray(a, dtype=_DTYPES[dtype]).tobytes()
-            maps.append((Level(lv), Pattern(pat), data, f"{a.shape[0]},{a.shape[1]}"))
+        maps = _heatmap_rows(heatmaps, dtype)
         with self._write(by, "put_ai_result") as tx:
             old_maps = tx.conn.execute(
                 "SELECT level, pattern FROM ai_heatmap WHERE case_id = ? AND bundle_hash = ?",
@@ -161,6 +207,88 @@ class AICacheMixin(StoreBase):
         result = self.ai_result(case_id, bundle)
         assert result is not None
         return result
+
+    def put_ai_heatmaps(
+        self,
+        case_id: int,
+        bundle_hash: str,
+        heatmaps: Mapping[tuple[Level, Pattern | str], np.ndarray],
+        *,
+        heatmap_slices: Mapping[Level, int] | None = None,
+        details: Mapping[str, object] | None = None,
+        dtype: str = "float16",
+        by: int | None = None,
+    ) -> AIResult:
+        """Add (or replace) heat maps of an existing result, in one transaction, keeping the others.
+
+        Heat maps are computed one level at a time (the level being read first), so each arrives on its
+        own; rewriting the whole result for each would rewrite every earlier map. ``details`` is merged
+        into the result's details (nested objects key by key), e.g. the heat-map-derived scores.
+        """
+        bundle = bundle_hash.strip()
+        row = self.conn.execute(
+            "SELECT details_json FROM ai_result WHERE case_id = ? AND bundle_hash = ?", (case_id, bundle)
+        ).fetchone()
+        if row is None:
+            raise StudyError("Heat maps can only be added to a cached AI result of the same model bundle.")
+        maps = _heatmap_rows(heatmaps, dtype)
+        merged = None
+        if details:
+            old = None if row["details_json"] is None else json.loads(row["details_json"])
+            merged = json.dumps(_merge_details(old, details), sort_keys=True, allow_nan=False)
+        with self._write(by, "put_ai_heatmaps") as tx:
+            for lv, pat, data, shape in maps:
+                key = (case_id, bundle, int(lv), pat.value)
+                exists = tx.conn.execute(
+                    "SELECT 1 FROM ai_heatmap WHERE case_id = ? AND bundle_hash = ? AND level = ? "
+                    "AND pattern = ?",
+                    key,
+                ).fetchone()
+                if exists:
+                    tx.delete("ai_heatmap", key)
+                tx.insert(
+                    "ai_heatmap",
+                    {
+                        "case_id": case_id,
+                        "bundle_hash": bundle,
+                        "level": int(lv),
+                        "pattern": pat.value,
+                        "slice_index": None if heatmap_slices is None else heatmap_slices.get(lv),
+                        "dtype": _DTYPES[dtype],
+                        "shape": shape,
+                        "data": data,
+                    },
+                )
+            if merged is not None:
+                tx.update("ai_result", (case_id, bundle), {"details_json": merged})
+        result = self.ai_result(case_id, bundle)
+        assert result is not None
+        return result
+
+    def ai_cache_outline(self, case_id: int, bundle_hash: str) -> AICacheOutline | None:
+        """What is cached for ``case_id`` and ``bundle_hash`` (no scores read), or None."""
+        row = self.conn.execute(
+            "SELECT levels_json, scores_json FROM ai_result WHERE case_id = ? AND bundle_hash = ?",
+            (case_id, bundle_hash),
+        ).fetchone()
+        if row is None:
+            return None
+        # Only the keys (levels) of the scores object are kept, never the values.
+        scored = frozenset(Level.parse(k) for k in json.loads(row["scores_json"] or "{}"))
+        maps = frozenset(
+            (Level(int(r[0])), Pattern(r[1]))
+            for r in self.conn.execute(
+                "SELECT level, pattern FROM ai_heatmap WHERE case_id = ? AND bundle_hash = ?",
+                (case_id, bundle_hash),
+            )
+        )
+        return AICacheOutline(
+            case_id=case_id,
+            bundle_hash=bundle_hash,
+            levels=_parse_levels(row["levels_json"]) or {},
+            scored=scored,
+            heatmaps=maps,
+        )
 
     def ai_result(self, case_id: int, bundle_hash: str | None = None) -> AIResult | None:
         """The cached result for a case (of ``bundle_hash``, or the newest), or None."""

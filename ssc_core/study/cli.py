@@ -160,6 +160,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dest", type=Path)
     p.set_defaults(func=cmd_backup)
 
+    from ssc_core.ai.precompute_cli import add_precompute_parser  # the AI package's sub-command (cheap)
+
+    add_precompute_parser(sub, rw)
+
 
 # --- helpers -------------------------------------------------------------------------------------------
 

@@ -158,9 +158,28 @@ class EditingMixin(ProtocolMixin):
         level: Level | int,
         world_z: float,
         slice_index: int,
+        *,
+        accepted_from_ai: str | None = None,
     ) -> Reading:
-        """Place or move a level at world z (mm, LPS) on original slice ``slice_index``."""
-        return self.edit(session_id, reader_id, case_code, PlaceLevel(Level(level), world_z, slice_index))
+        """Place or move a level at world z (mm, LPS) on original slice ``slice_index``.
+
+        ``accepted_from_ai`` (a model bundle's hash) records that the reader accepted the AI's suggested
+        position: the edit is the same, audited as ``AcceptAILevel`` with the bundle named in the reason.
+        """
+        edit = PlaceLevel(Level(level), world_z, slice_index)
+        if accepted_from_ai is None:
+            return self.edit(session_id, reader_id, case_code, edit)
+        bundle = str(accepted_from_ai).strip()
+        if not bundle:
+            raise StudyError("An accepted AI suggestion needs the model bundle's hash.")
+        return self.edit(
+            session_id,
+            reader_id,
+            case_code,
+            edit,
+            action="AcceptAILevel",
+            reason=f"accepted from the AI suggestion (model bundle {bundle[:16]})",
+        )
 
     def clear_level(self, session_id: int, reader_id: int, case_code: str, level: Level | int) -> Reading:
         return self.edit(session_id, reader_id, case_code, ClearLevel(Level(level)))
@@ -189,12 +208,24 @@ class EditingMixin(ProtocolMixin):
         """Set a heat map's Likert rating (1..5) for a level and pattern; ``None`` clears it."""
         return self.edit(session_id, reader_id, case_code, SetRating(Level(level), Pattern(pattern), value))
 
-    def edit(self, session_id: int, reader_id: int, case_code: str, edit: Edit) -> Reading:
-        """Apply one edit of the reader's own, open, unsubmitted reading."""
+    def edit(
+        self,
+        session_id: int,
+        reader_id: int,
+        case_code: str,
+        edit: Edit,
+        *,
+        action: str | None = None,
+        reason: str | None = None,
+    ) -> Reading:
+        """Apply one edit of the reader's own, open, unsubmitted reading.
+
+        ``action`` (default: the edit's type name) and ``reason`` are what the audit row records.
+        """
         t = self._target(session_id, reader_id, case_code)
         edit = _check_edit(edit, t.session.kind)
-        action = type(edit).__name__
-        with self._write(reader_id, action) as tx:
+        action = action or type(edit).__name__
+        with self._write(reader_id, action, reason=reason) as tx:
             rid, phase = self._ensure_reading(tx, t, reader_id)
             _apply_edit(tx, rid, phase, edit)
             tx.update("reading", (rid,), {"updated_at": tx.at})

@@ -11,7 +11,11 @@ from tests.app.chest import chest_volume
 def settings(tmp_path):
     from app.main_window import isolated_settings
 
-    return isolated_settings(str(tmp_path / "settings.ini"))
+    s = isolated_settings(str(tmp_path / "settings.ini"))
+    # The AI runs only in the tests about it (they switch it on with a small bundle): elsewhere a case
+    # opening must not start an AI process (it would run the demo bundle, once installed).
+    s.set_ai_auto_run(False)
+    return s
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +72,31 @@ def study_file(demo_study, tmp_path):
     dst = tmp_path / "study.sscstudy"
     shutil.copyfile(demo_study.study_path, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def ai_bundle(tmp_path_factory):
+    """A small untrained model bundle (real networks, seeded weights; 128 px scorer): fast AI for tests."""
+    from ssc_core.ai.bundle import save_untrained_bundle
+    from tests.core.ai.conftest import healthy_texture, small_spec
+
+    folder = tmp_path_factory.mktemp("ai") / "small"
+    save_untrained_bundle(folder, small_spec("Test model (untrained)"), seed=0, texture_hu=healthy_texture())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def slow_bundle(tmp_path_factory):
+    """An untrained bundle whose heat maps take many seconds (512 px scorer input): for cancel and close."""
+    from dataclasses import replace
+
+    from ssc_core.ai.bundle import save_untrained_bundle
+    from ssc_core.ai.spec import ScorerSpec
+    from tests.core.ai.conftest import healthy_texture, small_spec
+
+    folder = tmp_path_factory.mktemp("ai") / "slow"
+    spec = replace(
+        small_spec("Slow test model (untrained)"), scorer=ScorerSpec("convnext_atto", input_size=512)
+    )
+    save_untrained_bundle(folder, spec, seed=1, texture_hu=healthy_texture())
+    return folder

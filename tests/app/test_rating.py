@@ -89,7 +89,7 @@ def test_a_heatmap_rating_is_entered_with_a_key_and_stored(qtbot, window, demo_s
 
 def test_rating_session_without_heatmaps_says_so_and_still_rates(qtbot, window, demo_study, study_file):
     ws = start(qtbot, window, study_file, session="HM")
-    assert "not available yet" in ws.rating_panel.heatmap_status.text()
+    assert "not available" in ws.rating_panel.heatmap_status.text()
     assert not window.slice_view.overlay_visible
     for k in (5, 4, 3):
         QTest.keyClick(window, getattr(Qt.Key, f"Key_{k}"))
