@@ -92,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
 
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{PROBE: "1"})
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # The installed console script, as a user starts it; `python -m app` where it is not installed.
+    script = Path(sys.executable).with_name("ssc-workstation")
     commands = {
         "baseline_bare_pyside6": [sys.executable, "-c", BASELINE],
-        "workstation": [sys.executable, "-m", "app"],
+        "workstation": [str(script)] if script.is_file() else [sys.executable, "-m", "app"],
     }
     if BUNDLE_EXE.is_file() and not args.no_bundle:
         commands["bundle"] = [str(BUNDLE_EXE)]
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             s["extra_s_over_baseline"] = s["median_s"] - base
             s["heavy_modules_at_first_paint"] = heavy.get(name)
             s["target_met"] = s["median_s"] < TARGET_S
-        result[name] = s
+        result[name] = {"command": " ".join(Path(c).name for c in commands[name][:3])[:80], **s}
         print(
             f"{name:24s} median {s['median_s']:.3f} s (min {s['min_s']:.3f}, max {s['max_s']:.3f})"
             + (f"  x{s['ratio_to_baseline']:.2f} of the bare window" if "ratio_to_baseline" in s else "")
