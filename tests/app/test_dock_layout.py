@@ -1,4 +1,4 @@
-"""The AI dock fits the window: no control or text of the panel is cut off at the default window size."""
+"""The docks fit the window: no control or text of the AI or score panel is cut off or drawn over another."""
 
 from __future__ import annotations
 
@@ -40,3 +40,20 @@ def test_ai_panel_is_not_clipped_at_the_default_window_width(qtbot, window, stud
     assert corner.x() <= panel.width()
     assert corner.y() <= panel.height()
     assert heat_status.height() >= heat_status.heightForWidth(heat_status.width())
+
+
+def test_score_panel_texts_and_table_do_not_overlap_on_a_new_case(qtbot, window, study_file):
+    """A case just opened: the level's definition and what blocks submission wrap to two lines each; the
+    score table's last row (Global) and the texts under it must all be shown, none over another."""
+    ws = start(qtbot, window, study_file, session="T1")
+    panel = ws.score_panel
+    window.flush()
+    labels = [panel.level_label, panel.stage_label, panel.problems_label]
+    assert "not placed" in panel.level_label.text()
+    assert "Cannot submit yet" in panel.problems_label.text()
+    for label in labels:
+        assert label.height() >= label.heightForWidth(label.width()), label.objectName()
+    table = panel.table
+    assert table.geometry().bottom() < panel.stage_label.geometry().top()
+    assert panel.level_label.geometry().bottom() < table.geometry().top()
+    assert panel.problems_label.geometry().bottom() < panel.submit_button.geometry().top()
