@@ -125,8 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from app.qt_messages import quiet_offscreen_noise
     from app.settings import APPLICATION, ORGANIZATION
 
+    quiet_offscreen_noise()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setOrganizationName(ORGANIZATION)
     qapp.setApplicationName(APPLICATION)
@@ -189,8 +191,10 @@ def run_statistics(study: str, *, screenshot: str | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.qt_messages import quiet_offscreen_noise
     from app.settings import APPLICATION, ORGANIZATION
 
+    quiet_offscreen_noise()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setOrganizationName(ORGANIZATION)
     qapp.setApplicationName(APPLICATION)

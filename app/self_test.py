@@ -107,8 +107,10 @@ def _start_qt(work: Path):
     def start() -> str:
         from PySide6.QtWidgets import QApplication, QMainWindow
 
+        from app.qt_messages import quiet_offscreen_noise
         from app.settings import APPLICATION, ORGANIZATION
 
+        quiet_offscreen_noise()
         qapp = QApplication.instance() or QApplication(sys.argv[:1])
         qapp.setOrganizationName(ORGANIZATION)
         qapp.setApplicationName(APPLICATION)
