@@ -267,6 +267,42 @@ DEMO_BUNDLE_SUBDIR = "models/demo"
 #: (``ssc-workstation --self-test``; made by ``docs/scripts/make_codec_samples.py``).
 SELFTEST_SAMPLES_SUBDIR = "selftest"
 
+# --- training (ssc_core/training) -------------------------------------------------------------------------
+# The paper's recipe (Jia et al., Sci Rep 2024; DOMAIN.md section 4) unless stated otherwise.
+#: Adam learning rate and weight decay of both networks.
+TRAIN_LEARNING_RATE = 1e-4
+TRAIN_WEIGHT_DECAY = 1e-4
+#: Scorer batch size.
+SCORER_BATCH_SIZE = 10
+#: Scorer samples per level: the level slice and this many neighbours on each side, all with its label.
+SCORER_NEIGHBOURS = 1
+#: On-the-fly augmentation of scorer slices: rotation (+- degrees), isotropic scale range, shift (+- pixels).
+AUGMENT_ROTATION_DEG = 30.0
+AUGMENT_SCALE_RANGE = (0.95, 1.05)
+AUGMENT_SHIFT_PX = 10.0
+#: Share of synthetic slices among the scorer's training samples (the paper: half).
+SYNTHETIC_SHARE = 0.5
+#: Data synthesis: GG and RET are each inserted into this many random ellipses (inclusive range) ...
+SYNTHESIS_ELLIPSES = (1, 3)
+#: ... whose axis lengths (full diameters, pixels at a 512 matrix) are drawn from this range.
+SYNTHESIS_AXIS_PX = (1.0, 150.0)
+#: Texture rotation (+- degrees) and scale range of the inserted patterns.
+SYNTHESIS_TEXTURE_ROTATION_DEG = 180.0
+SYNTHESIS_TEXTURE_SCALE_RANGE = (0.95, 1.05)
+#: SD (pixels at a 512 matrix) of the Gaussian blur that fades the edge of an inserted ellipse.
+SYNTHESIS_FADE_SIGMA_PX = 3.0
+#: A slice counts as healthy background for synthesis when its lung covers at least this share of it.
+SYNTHESIS_MIN_LUNG_FRACTION = 0.05
+#: Cross-validation: folds over the non-test cases, and the share of cases held out as the fixed test set.
+CV_FOLDS = 4
+TEST_FRACTION = 0.2
+#: The paper's level network is trained on random crops of this many slices of the 256-resampled scan.
+LNET_TRAIN_CROP = LNET_WINDOW_SLICES
+#: The fast level finder is trained on random z-crops covering this share range of the scan's length.
+FAST_FINDER_CROP_RANGE = (0.6, 1.0)
+#: Width (grid steps) of the Gaussian target around a level's position for the fast level finder.
+FAST_FINDER_TARGET_SIGMA = 1.0
+
 # AI in the workstation (app/ai_service.py, ssc_core/ai/service.py).
 #: CPU cores left to the GUI while the AI runs on the CPU in its own process (torch gets the others, at
 #: least one); the AI process also runs at a lower scheduling priority than the window.

@@ -183,6 +183,12 @@ class TrainingDataError(SSCError):
     """Training input is unusable; the message lists each bad row or case."""
 
 
+class CheckpointError(SSCError):
+    """A training checkpoint is missing, damaged or belongs to another run."""
+
+    hint = "Start the training again without --resume (or with --restart)."
+
+
 # --- output --------------------------------------------------------------------------------------------
 
 

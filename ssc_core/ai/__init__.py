@@ -3,7 +3,8 @@
 Importing this package is cheap: torch and timm load only when a network is built or run. The public
 names below are resolved lazily from their modules:
 
-* :func:`load_bundle`, :func:`save_bundle`, :func:`inspect_bundle`, :class:`Bundle` (``ssc_core.ai.bundle``)
+* :func:`load_bundle`, :func:`save_bundle`, :func:`update_bundle`, :func:`inspect_bundle`, :class:`Bundle`
+  (``ssc_core.ai.bundle``)
 * :class:`BundleSpec` and its parts (``ssc_core.ai.spec``)
 * :class:`CascadeRunner`, :class:`CascadeRequest`, :func:`run_cascade` (``ssc_core.ai.cascade``, torch)
 * :class:`CascadeResult`, :class:`LevelResult`, :class:`HeatmapResult`, :func:`store_fields`
@@ -23,6 +24,7 @@ _LAZY = {
     "Bundle": "ssc_core.ai.bundle",
     "load_bundle": "ssc_core.ai.bundle",
     "save_bundle": "ssc_core.ai.bundle",
+    "update_bundle": "ssc_core.ai.bundle",
     "inspect_bundle": "ssc_core.ai.bundle",
     "default_bundle_path": "ssc_core.ai.bundle",
     "BundleSpec": "ssc_core.ai.spec",

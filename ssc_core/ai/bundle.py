@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ssc_core.ai.spec import MAX_SPEC_BYTES, SPEC_FILE, BundleSpec, FileRef
+from ssc_core.ai.spec import MAX_SPEC_BYTES, SPEC_FILE, BundleSpec, FileRef, LevelFinderSpec, ScorerSpec
 from ssc_core.constants import DEMO_BUNDLE_SUBDIR
 from ssc_core.errors import BundleError
 from ssc_core.fileio import sha256_file
@@ -334,4 +334,83 @@ def save_untrained_bundle(
         scorer=build_scorer_net(spec.scorer),
         texture_hu=texture_hu,
         overwrite=overwrite,
+    )
+
+
+def update_bundle(
+    folder: str | os.PathLike[str],
+    *,
+    base: BundleSpec | None = None,
+    level_finder: Any = None,
+    level_finder_spec: LevelFinderSpec | None = None,
+    scorer: Any = None,
+    scorer_spec: ScorerSpec | None = None,
+    texture_hu: np.ndarray | None = None,
+    texture_source: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    evaluation: dict[str, Any] | None = None,
+    display_name: str | None = None,
+    description: str | None = None,
+    seed: int = 0,
+) -> BundleSpec:
+    """Replace some parts of the bundle in ``folder`` and keep the others; returns the spec as written.
+
+    This is how training writes one network into a bundle that already holds the other. When ``folder``
+    holds a bundle, it is verified and loaded, and every part not given here (network and its spec, healthy
+    texture, display name) is kept; when it holds none, ``base`` gives the spec and a network not given is
+    freshly initialised with ``seed`` (untrained). ``provenance`` and ``evaluation`` are merged into the
+    spec's objects key by key (a key given replaces the old value); ``display_name`` and ``description``
+    replace the old ones when given. The folder is rewritten atomically by :func:`save_bundle`.
+    """
+    import torch
+
+    from ssc_core.ai.networks import build_level_finder_net, build_scorer_net
+
+    target = Path(folder)
+    if (target / SPEC_FILE).is_file():
+        old = load_bundle(target)
+        spec = old.spec
+        lf_state: Any = old.level_finder_net
+        sc_state: Any = old.scorer_net
+        old_texture = old.texture_hu
+    elif base is not None:
+        spec = base
+        lf_state = sc_state = None
+        old_texture = None
+    else:
+        raise BundleError(
+            f"The folder '{target.name}' holds no model bundle to update, and no spec to start one was given."
+        )
+    if level_finder_spec is not None:
+        spec = replace(spec, level_finder=level_finder_spec)
+    if scorer_spec is not None:
+        spec = replace(spec, scorer=scorer_spec)
+    if level_finder is not None:
+        lf_state = level_finder
+    elif lf_state is None or level_finder_spec is not None:
+        if lf_state is not None and level_finder_spec is not None:
+            raise BundleError("A new level-finder spec needs the weights trained for it.")
+        torch.manual_seed(seed)
+        lf_state = build_level_finder_net(spec.level_finder)
+    if scorer is not None:
+        sc_state = scorer
+    elif sc_state is None or scorer_spec is not None:
+        if sc_state is not None and scorer_spec is not None:
+            raise BundleError("A new scorer spec needs the weights trained for it.")
+        torch.manual_seed(seed + 1)
+        sc_state = build_scorer_net(spec.scorer)
+    texture = texture_hu if texture_hu is not None else old_texture
+    heatmap = spec.heatmap
+    if texture_source is not None:
+        heatmap = replace(heatmap, texture_source=texture_source)
+    spec = replace(
+        spec,
+        display_name=spec.display_name if display_name is None else display_name,
+        description=spec.description if description is None else description,
+        heatmap=heatmap,
+        provenance={**spec.provenance, **(provenance or {})},
+        evaluation={**spec.evaluation, **(evaluation or {})},
+    )
+    return save_bundle(
+        target, spec, level_finder=lf_state, scorer=sc_state, texture_hu=texture, overwrite=True
     )

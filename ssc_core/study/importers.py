@@ -85,54 +85,81 @@ def _as_number(text: str) -> int | None:
     return int(t) if t.isdigit() else None
 
 
-def match_cases(
-    store: StudyStore, pat_ids: Sequence[tuple[int, str]], *, mapping: Mapping[str, str] | None, field: str
-) -> tuple[dict[str, int], list[FormatProblem]]:
-    """PatID -> case id for ``(row, PatID)`` pairs, and the problems found (see the module docstring)."""
-    cases = store.cases()
-    by_code = {c.code: c.id for c in cases}
+def _name_lookup(names: Sequence[str]) -> tuple[dict[str, list[int]], dict[int, list[int]]]:
     by_name: dict[str, list[int]] = {}
     by_number: dict[int, list[int]] = {}
-    for c in cases:
-        by_name.setdefault(c.source_name.strip(), []).append(c.id)
-        num = _as_number(c.source_name)
+    for i, name in enumerate(names):
+        by_name.setdefault(name.strip(), []).append(i)
+        num = _as_number(name)
         if num is not None:
-            by_number.setdefault(num, []).append(c.id)
+            by_number.setdefault(num, []).append(i)
+    return by_name, by_number
+
+
+def match_source_names(
+    names: Sequence[str], pat_ids: Sequence[tuple[int, str]], *, field: str, among: str = "case of the study"
+) -> tuple[dict[str, int], list[FormatProblem]]:
+    """PatID -> index into ``names`` (scan source names) for ``(row, PatID)`` pairs, and the problems.
+
+    The matching of :func:`match_cases` without a mapping and without a study: an exact name first, then a
+    numeric match when both are whole numbers ("005" = "5"). No match, several matches, or a scan matched
+    by two rows is a problem naming the row and field (never the PatID). ``among`` names what the names
+    belong to in the messages.
+    """
+    by_name, by_number = _name_lookup(names)
     found: dict[str, int] = {}
     used: dict[int, int] = {}
     problems: list[FormatProblem] = []
     for row, pid in pat_ids:
         if pid in found:
             continue
-        if mapping is not None:
-            code = mapping.get(pid)
-            if code is None:
-                problems.append(FormatProblem(row, field, "this patient is not in the mapping file"))
-                continue
-            cid = by_code.get(code)
-            if cid is None:
-                problems.append(
-                    FormatProblem(row, field, f"the mapping names case {code}, which is not in the study")
+        hits = by_name.get(pid.strip(), [])
+        num = _as_number(pid)
+        if not hits and num is not None:
+            hits = by_number.get(num, [])
+        if not hits:
+            problems.append(FormatProblem(row, field, f"no {among} has a scan with this patient's name"))
+            continue
+        if len(hits) > 1:
+            problems.append(
+                FormatProblem(
+                    row, field, f"{len(hits)} cases match this patient; give a mapping file instead"
                 )
-                continue
-        else:
-            hits = by_name.get(pid.strip(), [])
-            num = _as_number(pid)
-            if not hits and num is not None:
-                hits = by_number.get(num, [])
-            if not hits:
-                problems.append(
-                    FormatProblem(row, field, "no case of the study has a scan with this patient's name")
-                )
-                continue
-            if len(hits) > 1:
-                problems.append(
-                    FormatProblem(
-                        row, field, f"{len(hits)} cases match this patient; give a mapping file instead"
-                    )
-                )
-                continue
-            cid = hits[0]
+            )
+            continue
+        if hits[0] in used:
+            problems.append(FormatProblem(row, field, f"the same case as row {used[hits[0]]}"))
+            continue
+        used[hits[0]] = row
+        found[pid] = hits[0]
+    return found, problems
+
+
+def match_cases(
+    store: StudyStore, pat_ids: Sequence[tuple[int, str]], *, mapping: Mapping[str, str] | None, field: str
+) -> tuple[dict[str, int], list[FormatProblem]]:
+    """PatID -> case id for ``(row, PatID)`` pairs, and the problems found (see the module docstring)."""
+    cases = store.cases()
+    if mapping is None:
+        index, problems = match_source_names([c.source_name for c in cases], pat_ids, field=field)
+        return {pid: cases[i].id for pid, i in index.items()}, problems
+    by_code = {c.code: c.id for c in cases}
+    found: dict[str, int] = {}
+    used: dict[int, int] = {}
+    problems = []
+    for row, pid in pat_ids:
+        if pid in found:
+            continue
+        code = mapping.get(pid)
+        if code is None:
+            problems.append(FormatProblem(row, field, "this patient is not in the mapping file"))
+            continue
+        cid = by_code.get(code)
+        if cid is None:
+            problems.append(
+                FormatProblem(row, field, f"the mapping names case {code}, which is not in the study")
+            )
+            continue
         if cid in used:
             problems.append(FormatProblem(row, field, f"the same case as row {used[cid]}"))
             continue
