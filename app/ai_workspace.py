@@ -21,7 +21,8 @@ import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea
 
 from app.ai_controller import AIController, AIState, AIStatus
 from app.widgets.ai_panel import AIPanel, AIStatusWidget
@@ -37,6 +38,30 @@ log = logging.getLogger(__name__)
 
 #: A press of the heat-map key longer than this (s) hides the map only while it is held.
 HOLD_KEY_S = 0.3
+
+
+#: A screen whose available height is below this (logical pixels) cannot hold the window with the whole AI
+#: panel (a reading session with the AI dock needs about 960 px, plus the title bar): there the panel
+#: scrolls inside its dock, so that the window fits (a 1920x1080 laptop at 125 % scaling is 864 px high).
+FULL_AI_PANEL_SCREEN_PX = 1000
+#: The AI dock's least height on such a screen: the model, the research notice and the status stay in view.
+AI_DOCK_MIN_HEIGHT_PX = 90
+
+
+def ai_dock_min_height(panel_height: int, platform: str, screen_height: int | None) -> int:
+    """The AI dock's minimum height: the whole panel, unless a real screen is too short for it.
+
+    The offscreen platform (``--screenshot``, tests) has no real screen: the whole panel is shown.
+    """
+    if platform == "offscreen" or screen_height is None or screen_height >= FULL_AI_PANEL_SCREEN_PX:
+        return panel_height
+    return min(panel_height, AI_DOCK_MIN_HEIGHT_PX)
+
+
+def screen_height(window) -> int | None:
+    """The available height (logical pixels) of the screen ``window`` is on, or None."""
+    screen = window.screen()
+    return None if screen is None else screen.availableGeometry().height()
 
 
 class AIWorkspace(QObject):
@@ -71,7 +96,23 @@ class AIWorkspace(QObject):
         self.panel = AIPanel(hidden=self.controller.hidden, rating=reading.is_rating)
         self.dock = QDockWidget("AI (research use only)", window)
         self.dock.setObjectName("aiDock")
-        self.dock.setWidget(self.panel)
+        # Where the screen is too short for the window with the whole panel (ai_dock_min_height), the panel
+        # scrolls inside its dock; elsewhere the dock is as tall as the panel needs.
+        full = self.panel.minimumSizeHint().height()
+        least = ai_dock_min_height(full, QGuiApplication.platformName(), screen_height(window))
+        self.scroll: QScrollArea | None = None
+        if least < full:
+            self.scroll = QScrollArea(self.dock)
+            self.scroll.setObjectName("aiScroll")
+            self.scroll.setWidgetResizable(True)
+            self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.scroll.setWidget(self.panel)
+            bar = self.scroll.verticalScrollBar().sizeHint().width()
+            self.scroll.setMinimumWidth(self.panel.minimumSizeHint().width() + bar)
+            self.scroll.setMinimumHeight(least)
+            self.dock.setWidget(self.scroll)
+        else:
+            self.dock.setWidget(self.panel)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.status = None
@@ -96,7 +137,9 @@ class AIWorkspace(QObject):
         reading.readingChanged.connect(lambda _r: self._refresh_phase())
         reading.ratingTargetChanged.connect(lambda _l, _p: self.refresh_overlay())
         viewer = window.controller
-        viewer.currentLevelChanged.connect(lambda _lv: self.refresh_overlay())
+        # bound methods, disconnected in close(): the viewer outlives this workspace (a lambda here kept
+        # drawing into the closed study's deleted panel when the next study was opened in the window)
+        viewer.currentLevelChanged.connect(self._on_level_changed)
         viewer.sliceChanged.connect(self._on_slice)
         lp = window.level_panel
         lp.acceptSuggestion.connect(reading.accept_ai_level)
@@ -355,16 +398,21 @@ class AIWorkspace(QObject):
             self.panel.show_box.blockSignals(False)
         self._on_slice(self.window.controller.slice_index)
 
+    def _on_level_changed(self, _level) -> None:
+        self.refresh_overlay()
+
     # --- lifetime ------------------------------------------------------------------------------------
 
     def close(self) -> None:
         self.controller.close()
         if not self.controller.hidden:
             self.clear()
-            lp = self.window.level_panel
+            lp, viewer = self.window.level_panel, self.window.controller
             for signal, slot in (
                 (lp.acceptSuggestion, self.reading.accept_ai_level),
                 (lp.acceptAllSuggestions, self.reading.accept_all_ai_levels),
+                (viewer.currentLevelChanged, self._on_level_changed),
+                (viewer.sliceChanged, self._on_slice),
             ):
                 with contextlib.suppress(RuntimeError, TypeError):
                     signal.disconnect(slot)

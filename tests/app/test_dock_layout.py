@@ -57,3 +57,43 @@ def test_score_panel_texts_and_table_do_not_overlap_on_a_new_case(qtbot, window,
     assert table.geometry().bottom() < panel.stage_label.geometry().top()
     assert panel.level_label.geometry().bottom() < table.geometry().top()
     assert panel.problems_label.geometry().bottom() < panel.submit_button.geometry().top()
+
+
+def test_ai_dock_min_height_follows_the_screen():
+    from app.ai_workspace import AI_DOCK_MIN_HEIGHT_PX, ai_dock_min_height
+
+    assert ai_dock_min_height(270, "xcb", 1080) == 270  # a tall screen: the whole panel
+    assert ai_dock_min_height(270, "offscreen", 800) == 270  # pictures: the whole panel
+    assert ai_dock_min_height(270, "wayland", None) == 270
+    assert ai_dock_min_height(270, "xcb", 864) == AI_DOCK_MIN_HEIGHT_PX  # 1920x1080 at 125 %: it scrolls
+    assert ai_dock_min_height(60, "windows", 768) == 60
+
+
+def test_window_with_the_ai_dock_fits_a_short_screen(qtbot, window, study_file, monkeypatch):
+    """On a screen too short for the whole AI panel (a laptop at 125 % scaling, 864 px), the panel scrolls
+    in its dock and the window fits; on a tall screen (or offscreen) the dock shows the whole panel."""
+    import app.ai_workspace as aiw
+
+    add_observer_session(study_file, "AV", "visible")
+    use_ai(window, None)
+    window.settings.set_ai_auto_run(False)
+    ws = start(qtbot, window, study_file, session="AV")
+    window.flush()
+    assert ws.ai.scroll is None  # offscreen: the whole panel, no scrolling
+    assert ws.ai.dock.widget() is ws.ai.panel
+    tall = window.minimumSizeHint().height()
+    window.study.close_study()
+
+    monkeypatch.setattr(aiw.QGuiApplication, "platformName", staticmethod(lambda: "xcb"))
+    monkeypatch.setattr(aiw, "screen_height", lambda _w: 864)
+    ws = start(qtbot, window, study_file, session="AV")
+    window.resize(1366, 780)
+    window.flush()
+    panel, scroll = ws.ai.panel, ws.ai.scroll
+    assert scroll is not None
+    assert scroll.widget() is panel
+    assert window.minimumSizeHint().height() <= 800 < tall
+    assert window.height() <= 800
+    # the panel is whole inside the scroll area, which scrolls to show it
+    assert panel.height() >= panel.minimumSizeHint().height()
+    assert scroll.verticalScrollBar().maximum() > 0
