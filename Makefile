@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Options for the workstation: make run ARGS="--screenshot demo.png" (see `ssc-workstation --help`)
 ARGS ?=
 
-.PHONY: run test lint typecheck bench bundle clean
+.PHONY: run test lint typecheck bench bundle clean demo-model
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,19 @@ bundle: $(STAMP)
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .mypy_cache
+
+# The demo model bundle (docs/training.md, "The demo model"): the level finder, then the scorer, into
+# resources/models/demo, then its evaluation on the held-out phantom patients. DEVICE=cuda on a GPU.
+DEVICE ?= cpu
+DEMO := resources/models/demo
+DEMO_WORK := build/demo-model
+DEMO_NAME := SSc demo model (trained on synthetic data, not for clinical use)
+DEMO_DATA := --phantoms 80 --phantom-seed 2024 --cache $(DEMO_WORK)/cache --device $(DEVICE)
+
+demo-model: $(STAMP)
+	$(VENV)/bin/ssc train levels $(DEMO_DATA) --out $(DEMO) --work $(DEMO_WORK) --restart --name "$(DEMO_NAME)" \
+		--epochs 30 --slice-size 64 --widths 16,32,48,64 --lr 1e-3 --schedule cosine --warmup 1
+	$(VENV)/bin/ssc train scorer $(DEMO_DATA) --out $(DEMO) --work $(DEMO_WORK) --restart --name "$(DEMO_NAME)" \
+		--arch convnext_atto --epochs 29 --batch-size 32 --samples-per-epoch 4096 --warmup 1 --lr 1e-3 \
+		--density-weight 1
+	$(VENV)/bin/ssc evaluate --out $(DEMO_WORK)/evaluation.xlsx --record

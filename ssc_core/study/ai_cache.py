@@ -107,6 +107,29 @@ def _parse_levels(text: str | None) -> dict[Level, Placement] | None:
     }
 
 
+def _heatmap_record(
+    case_id: int,
+    bundle: str,
+    lv: Level,
+    pat: Pattern,
+    heatmap_slices: Mapping[Level, int] | None,
+    dtype: str,
+    shape: str,
+    data: bytes,
+) -> dict[str, object]:
+    """One row of the ``ai_heatmap`` table."""
+    return {
+        "case_id": case_id,
+        "bundle_hash": bundle,
+        "level": int(lv),
+        "pattern": pat.value,
+        "slice_index": None if heatmap_slices is None else heatmap_slices.get(lv),
+        "dtype": _DTYPES[dtype],
+        "shape": shape,
+        "data": data,
+    }
+
+
 def _heatmap_rows(
     heatmaps: Mapping[tuple[Level, Pattern | str], np.ndarray] | None, dtype: str
 ) -> list[tuple[Level, Pattern, bytes, str]]:
@@ -193,16 +216,7 @@ class AICacheMixin(StoreBase):
             for lv, pat, data, shape in maps:
                 tx.insert(
                     "ai_heatmap",
-                    {
-                        "case_id": case_id,
-                        "bundle_hash": bundle,
-                        "level": int(lv),
-                        "pattern": pat.value,
-                        "slice_index": None if heatmap_slices is None else heatmap_slices.get(lv),
-                        "dtype": _DTYPES[dtype],
-                        "shape": shape,
-                        "data": data,
-                    },
+                    _heatmap_record(case_id, bundle, lv, pat, heatmap_slices, dtype, shape, data),
                 )
         result = self.ai_result(case_id, bundle)
         assert result is not None
@@ -248,16 +262,7 @@ class AICacheMixin(StoreBase):
                     tx.delete("ai_heatmap", key)
                 tx.insert(
                     "ai_heatmap",
-                    {
-                        "case_id": case_id,
-                        "bundle_hash": bundle,
-                        "level": int(lv),
-                        "pattern": pat.value,
-                        "slice_index": None if heatmap_slices is None else heatmap_slices.get(lv),
-                        "dtype": _DTYPES[dtype],
-                        "shape": shape,
-                        "data": data,
-                    },
+                    _heatmap_record(case_id, bundle, lv, pat, heatmap_slices, dtype, shape, data),
                 )
             if merged is not None:
                 tx.update("ai_result", (case_id, bundle), {"details_json": merged})

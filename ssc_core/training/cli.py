@@ -227,8 +227,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--split",
         choices=("all", "test", "val", "train", "development"),
-        default="all",
-        help="which cases: all, or a part of the split recorded in the bundle (e.g. test)",
+        default=None,
+        help="which cases: all, or a part of the split recorded in the bundle (default: test when no data is "
+        "given and the bundle's own phantom cohort is used, else all)",
     )
     e.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     e.add_argument("--device", help="auto, cpu, cuda or cuda:N")
@@ -344,6 +345,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         args.phantom_seed = int(recorded_data["cohort_seed"])
         args.phantom_spacing = float(recorded_data["slice_spacing_mm"])
         args.phantom_matrix = int(recorded_data["matrix"])
+        if args.split is None:
+            args.split = "test"  # the cohort's other patients trained or selected the networks
+    if args.split is None:
+        args.split = "all"
     data = _data_options(args, args.seed, split)
     collection = collect_cases(data)
     report_problems(list(collection.problems), skip_bad=args.skip_bad, what="evaluation data")

@@ -58,10 +58,16 @@ def _no_mouse_rate_limit():
 
 @pytest.fixture(scope="session")
 def demo_study(tmp_path_factory):
-    """A small demo study (two 128 x 128 phantom patients), built once per test run."""
-    from ssc_core.study.demo import ensure_demo_study
+    """A small demo study (two 128 x 128 phantom patients), built once per test run.
 
-    return ensure_demo_study(tmp_path_factory.mktemp("demo") / "demo", n_patients=2, matrix=128)
+    Built as if no demo model were installed: its heat-map rating session then shows the maps of whatever
+    model a test chooses, instead of the shipped demo model's (512 px, far too slow for the suite).
+    """
+    from ssc_core.study import demo
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo, "demo_bundle_hash", lambda: None)
+        return demo.ensure_demo_study(tmp_path_factory.mktemp("demo") / "demo", n_patients=2, matrix=128)
 
 
 @pytest.fixture

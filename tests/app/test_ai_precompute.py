@@ -49,8 +49,12 @@ def test_admin_precomputes_a_session_from_the_menu(qtbot, window, study_file, ai
 
 
 def test_the_demo_computes_its_rating_sessions_heat_maps_in_the_background(
-    qtbot, window, tmp_path, ai_bundle
+    qtbot, window, tmp_path, ai_bundle, monkeypatch
 ):
+    from ssc_core.study import demo
+
+    # as if no demo model were installed: the demo's rating session then takes the test's small bundle
+    monkeypatch.setattr(demo, "demo_bundle_hash", lambda: None)
     use_ai(window, ai_bundle)
     svc = window.ai_service()
     started = []

@@ -17,9 +17,14 @@ from ssc_core.study.store import open_study
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from ssc_core.study.demo import ensure_demo_study
+    from ssc_core.study import demo as demo_module
 
-    return ensure_demo_study(tmp_path_factory.mktemp("pre") / "demo", n_patients=2, matrix=128)
+    # as if no demo model were installed: the rating session then takes the test's small bundle
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo_module, "demo_bundle_hash", lambda: None)
+        return demo_module.ensure_demo_study(
+            tmp_path_factory.mktemp("pre") / "demo", n_patients=2, matrix=128
+        )
 
 
 @pytest.fixture

@@ -61,3 +61,10 @@ def test_demo_bundle_on_one_held_out_phantom():
     truth = np.array([labels.score_vector(lv)[0] for lv in LEVELS])
     recorded = bundle.spec.evaluation["test"]["scores"]["reference levels"]["all"]["TOT"]
     assert np.abs(np.clip(tot, 0, 100) - truth).mean() <= recorded["mae"] + 2.0 * recorded["mae_sd"]
+
+
+def test_the_demo_study_rates_the_demo_bundles_heat_maps():
+    from ssc_core.study.demo import demo_bundle_hash
+
+    _spec, bundle_hash = inspect_bundle(default_bundle_path())
+    assert demo_bundle_hash() == bundle_hash

@@ -170,3 +170,17 @@ def test_time_limit_stops_after_the_epoch_it_passes(tmp_path):
     # with the constant schedule, a run stopped at epoch K is a run of K epochs
     one = train(_scorer_opts(tmp_path, 1, work="one"), **quiet)
     assert one.weights_sha256 == stopped.weights_sha256
+
+
+def test_evaluate_defaults_to_the_test_patients_of_the_bundles_own_cohort(tmp_path, capsys):
+    from ssc_core.training.run import train
+
+    train(_scorer_opts(tmp_path, 1, work="e"), log=lambda _m: None)
+    bundle = tmp_path / "bundle-e"
+    rc = main(["evaluate", "--bundle", str(bundle), "--out", str(tmp_path / "e.xlsx"), "--record"])
+    assert rc == 0
+    assert "on 1 case(s) (test)" in capsys.readouterr().err  # 5 phantoms, test fraction 0.2
+    recorded = json.loads((bundle / "spec.json").read_text())["evaluation"]
+    assert "all" not in recorded
+    assert recorded["test"]["split"]["part"] == "test"
+    assert recorded["test"]["data"]["kind"] == "phantom cohort"
