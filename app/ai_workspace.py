@@ -20,13 +20,14 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea
 
 from app.ai_controller import AIController, AIState, AIStatus
 from app.widgets.ai_panel import AIPanel, AIStatusWidget
-from app.widgets.colour_bar import display_range, heatmap_lut
+from app.widgets.colour_bar import FAINT_HEATMAP_POINTS, display_range, heatmap_lut
 from ssc_core.constants import LEVELS, Level, Pattern
 from ssc_core.errors import SSCError
 from ssc_core.study.records import AIPolicy
@@ -82,6 +83,8 @@ class AIWorkspace(QObject):
         self._clock = time.monotonic
         self._overlay_key: tuple | None = None
         self._overlay_slice: int | None = None
+        #: The heat map drawn changes the AI's score nowhere by FAINT_HEATMAP_POINTS or more (nothing shows).
+        self._overlay_faint = False
         self._opacity: float | None = None
         self._background: str | None = None
         #: The background precompute (the demo's heat maps), once started.
@@ -311,6 +314,7 @@ class AIWorkspace(QObject):
             )
             self._overlay_key = key
             self._overlay_slice = found.slice_index
+            self._overlay_faint = bool(np.nanmax(np.abs(found.values), initial=0.0) < FAINT_HEATMAP_POINTS)
             self.window.colour_bar.show()
             if r.is_rating:
                 self.ws.show_heatmap_on(found.slice_index)  # a new item to rate: go to its map
@@ -352,6 +356,12 @@ class AIWorkspace(QObject):
             )
         elif self._hidden_by_hold:
             text = "Heat map hidden while H is held."
+        elif self.heatmap_visible and self._overlay_faint:
+            # a healthy slice: the map is (correctly) near zero everywhere, so nothing is coloured; say so
+            text = (
+                f"Heat map {level.label} {pattern.value} on slice {k + 1}: no area moves the AI's score by "
+                f"{FAINT_HEATMAP_POINTS:g} point. Research use only."
+            )
         elif self.heatmap_visible:
             text = (
                 f"Heat map {level.label} {pattern.value} on slice {k + 1} (H hides it). "
