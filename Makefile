@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Options for the workstation: make run ARGS="--screenshot demo.png" (see `ssc-workstation --help`)
+ARGS ?=
 
 .PHONY: run test lint typecheck bench bundle clean demo-model
 
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/ssc-workstation --demo
+	$(VENV)/bin/ssc-workstation --demo $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check ssc_core app tests benchmarks docs
@@ -32,6 +34,8 @@ bench: $(STAMP)
 bundle: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bundle]"
 	$(VENV)/bin/pyinstaller --noconfirm build.spec
+	QT_QPA_PLATFORM=offscreen dist/ssc-workstation/ssc-workstation --self-test
+	du -sh dist/ssc-workstation
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .mypy_cache

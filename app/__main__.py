@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--window", choices=["lung", "mediastinum"], help="start with this window preset (default lung)"
     )
     parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation (DICOM decoders, the demo study, the AI cascade) without a display "
+        "or network, print one line per check and exit (status 1 when a check failed)",
+    )
+    parser.add_argument(
         "--screenshot",
         metavar="PNG",
         help="wait until the scan (or the study's case) is loaded and drawn (with --stats: the statistics "
@@ -65,6 +71,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the AI runs in a process of its own (also in a frozen bundle)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test:
+        others = [
+            a
+            for a in (
+                "open",
+                "demo",
+                "study",
+                "stats",
+                "reader",
+                "session",
+                "case",
+                "level",
+                "slice",
+                "window",
+                "screenshot",
+                "bundle",
+            )
+            if getattr(args, a) not in (None, False)
+        ]
+        if args.screenshot_wait != "load":
+            others.append("screenshot_wait")
+        if others:
+            parser.error("--self-test runs alone")
+        from app.self_test import run_self_test
+
+        return run_self_test()
     if args.slice is not None and args.slice < 1:
         parser.error("--slice counts from 1 (the most cranial slice)")
     if args.stats:
@@ -93,8 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from app.qt_messages import quiet_offscreen_noise
     from app.settings import APPLICATION, ORGANIZATION
 
+    quiet_offscreen_noise()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setOrganizationName(ORGANIZATION)
     qapp.setApplicationName(APPLICATION)
@@ -105,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.screenshot_wait != "load" and not (args.study or args.demo):
         parser.error("--screenshot-wait ai/heatmap needs a study (--study or --demo)")
+    probe = None
+    if not args.screenshot:
+        from app.startup_probe import FirstPaintProbe, probe_requested
+
+        probe = FirstPaintProbe(qapp) if probe_requested() else None
     win = MainWindow(restore_layout=args.screenshot is None)
     if args.bundle:
         win.ai_bundle_override = args.bundle
@@ -134,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             win.study.open_study_dialog(args.study)
+    if probe is not None:
+        return qapp.exec()
     code = qapp.exec()
     if shooter is not None:
         code = shooter.exit_code
@@ -150,8 +191,10 @@ def run_statistics(study: str, *, screenshot: str | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.qt_messages import quiet_offscreen_noise
     from app.settings import APPLICATION, ORGANIZATION
 
+    quiet_offscreen_noise()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setOrganizationName(ORGANIZATION)
     qapp.setApplicationName(APPLICATION)

@@ -20,12 +20,14 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea
 
 from app.ai_controller import AIController, AIState, AIStatus
 from app.widgets.ai_panel import AIPanel, AIStatusWidget
-from app.widgets.colour_bar import display_range, heatmap_lut
+from app.widgets.colour_bar import FAINT_HEATMAP_POINTS, display_range, heatmap_lut
 from ssc_core.constants import LEVELS, Level, Pattern
 from ssc_core.errors import SSCError
 from ssc_core.study.records import AIPolicy
@@ -37,6 +39,30 @@ log = logging.getLogger(__name__)
 
 #: A press of the heat-map key longer than this (s) hides the map only while it is held.
 HOLD_KEY_S = 0.3
+
+
+#: A screen whose available height is below this (logical pixels) cannot hold the window with the whole AI
+#: panel (a reading session with the AI dock needs about 960 px, plus the title bar): there the panel
+#: scrolls inside its dock, so that the window fits (a 1920x1080 laptop at 125 % scaling is 864 px high).
+FULL_AI_PANEL_SCREEN_PX = 1000
+#: The AI dock's least height on such a screen: the model, the research notice and the status stay in view.
+AI_DOCK_MIN_HEIGHT_PX = 90
+
+
+def ai_dock_min_height(panel_height: int, platform: str, screen_height: int | None) -> int:
+    """The AI dock's minimum height: the whole panel, unless a real screen is too short for it.
+
+    The offscreen platform (``--screenshot``, tests) has no real screen: the whole panel is shown.
+    """
+    if platform == "offscreen" or screen_height is None or screen_height >= FULL_AI_PANEL_SCREEN_PX:
+        return panel_height
+    return min(panel_height, AI_DOCK_MIN_HEIGHT_PX)
+
+
+def screen_height(window) -> int | None:
+    """The available height (logical pixels) of the screen ``window`` is on, or None."""
+    screen = window.screen()
+    return None if screen is None else screen.availableGeometry().height()
 
 
 class AIWorkspace(QObject):
@@ -57,6 +83,8 @@ class AIWorkspace(QObject):
         self._clock = time.monotonic
         self._overlay_key: tuple | None = None
         self._overlay_slice: int | None = None
+        #: The heat map drawn changes the AI's score nowhere by FAINT_HEATMAP_POINTS or more (nothing shows).
+        self._overlay_faint = False
         self._opacity: float | None = None
         self._background: str | None = None
         #: The background precompute (the demo's heat maps), once started.
@@ -71,7 +99,23 @@ class AIWorkspace(QObject):
         self.panel = AIPanel(hidden=self.controller.hidden, rating=reading.is_rating)
         self.dock = QDockWidget("AI (research use only)", window)
         self.dock.setObjectName("aiDock")
-        self.dock.setWidget(self.panel)
+        # Where the screen is too short for the window with the whole panel (ai_dock_min_height), the panel
+        # scrolls inside its dock; elsewhere the dock is as tall as the panel needs.
+        full = self.panel.minimumSizeHint().height()
+        least = ai_dock_min_height(full, QGuiApplication.platformName(), screen_height(window))
+        self.scroll: QScrollArea | None = None
+        if least < full:
+            self.scroll = QScrollArea(self.dock)
+            self.scroll.setObjectName("aiScroll")
+            self.scroll.setWidgetResizable(True)
+            self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.scroll.setWidget(self.panel)
+            bar = self.scroll.verticalScrollBar().sizeHint().width()
+            self.scroll.setMinimumWidth(self.panel.minimumSizeHint().width() + bar)
+            self.scroll.setMinimumHeight(least)
+            self.dock.setWidget(self.scroll)
+        else:
+            self.dock.setWidget(self.panel)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.status = None
@@ -96,7 +140,9 @@ class AIWorkspace(QObject):
         reading.readingChanged.connect(lambda _r: self._refresh_phase())
         reading.ratingTargetChanged.connect(lambda _l, _p: self.refresh_overlay())
         viewer = window.controller
-        viewer.currentLevelChanged.connect(lambda _lv: self.refresh_overlay())
+        # bound methods, disconnected in close(): the viewer outlives this workspace (a lambda here kept
+        # drawing into the closed study's deleted panel when the next study was opened in the window)
+        viewer.currentLevelChanged.connect(self._on_level_changed)
         viewer.sliceChanged.connect(self._on_slice)
         lp = window.level_panel
         lp.acceptSuggestion.connect(reading.accept_ai_level)
@@ -268,6 +314,7 @@ class AIWorkspace(QObject):
             )
             self._overlay_key = key
             self._overlay_slice = found.slice_index
+            self._overlay_faint = bool(np.nanmax(np.abs(found.values), initial=0.0) < FAINT_HEATMAP_POINTS)
             self.window.colour_bar.show()
             if r.is_rating:
                 self.ws.show_heatmap_on(found.slice_index)  # a new item to rate: go to its map
@@ -309,6 +356,12 @@ class AIWorkspace(QObject):
             )
         elif self._hidden_by_hold:
             text = "Heat map hidden while H is held."
+        elif self.heatmap_visible and self._overlay_faint:
+            # a healthy slice: the map is (correctly) near zero everywhere, so nothing is coloured; say so
+            text = (
+                f"Heat map {level.label} {pattern.value} on slice {k + 1}: no area moves the AI's score by "
+                f"{FAINT_HEATMAP_POINTS:g} point. Research use only."
+            )
         elif self.heatmap_visible:
             text = (
                 f"Heat map {level.label} {pattern.value} on slice {k + 1} (H hides it). "
@@ -355,16 +408,21 @@ class AIWorkspace(QObject):
             self.panel.show_box.blockSignals(False)
         self._on_slice(self.window.controller.slice_index)
 
+    def _on_level_changed(self, _level) -> None:
+        self.refresh_overlay()
+
     # --- lifetime ------------------------------------------------------------------------------------
 
     def close(self) -> None:
         self.controller.close()
         if not self.controller.hidden:
             self.clear()
-            lp = self.window.level_panel
+            lp, viewer = self.window.level_panel, self.window.controller
             for signal, slot in (
                 (lp.acceptSuggestion, self.reading.accept_ai_level),
                 (lp.acceptAllSuggestions, self.reading.accept_all_ai_levels),
+                (viewer.currentLevelChanged, self._on_level_changed),
+                (viewer.sliceChanged, self._on_slice),
             ):
                 with contextlib.suppress(RuntimeError, TypeError):
                     signal.disconnect(slot)

@@ -263,6 +263,10 @@ DEFAULT_PIXEL_SPACING_MM = 0.7
 #: ``ssc score``; trained on synthetic data, not for clinical use).
 DEMO_BUNDLE_SUBDIR = "models/demo"
 
+#: Self-test samples of the transfer syntaxes no shipped library encodes, relative to ``resources``
+#: (``ssc-workstation --self-test``; made by ``docs/scripts/make_codec_samples.py``).
+SELFTEST_SAMPLES_SUBDIR = "selftest"
+
 # --- training (ssc_core/training) -------------------------------------------------------------------------
 # The paper's recipe (Jia et al., Sci Rep 2024; DOMAIN.md section 4) unless stated otherwise.
 #: Adam learning rate and weight decay of both networks.

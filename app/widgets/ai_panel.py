@@ -34,6 +34,7 @@ from ssc_core.constants import HEATMAP_OPACITY, HEATMAP_OPACITY_RANGE_PCT, PATTE
 ERROR_COLOR = "#c82828"
 MUTED_COLOR = "#707070"
 RESEARCH_TEXT = "Research use only — not for clinical use."
+SHOW_HEATMAP_TEXT = "Show (H; hold H to hide)"
 
 
 class AIPanel(QWidget):
@@ -122,10 +123,14 @@ class AIPanel(QWidget):
             b.setChecked(i == 0)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.setToolTip(f"Show the heat map of {p.long_name} ({p.value})")
+            # narrower than a push button's default 80 px when the dock is narrow, so the row fits
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance("RET") + 24)
             self.pattern_buttons.addButton(b, i)
             row.addWidget(b)
         self.pattern_buttons.idClicked.connect(lambda i: self.patternChosen.emit(PATTERNS[i]))
-        self.show_box = QCheckBox("Show (H)", self.heatmap_box)
+        # Beside the pattern buttons (which shrink as needed): at their full 80 px the row was wider than the
+        # dock a 1440 px window gives, and Qt clipped the dock's right edge (this label, the status text).
+        self.show_box = QCheckBox(SHOW_HEATMAP_TEXT, self.heatmap_box)
         self.show_box.setToolTip("Tap H to show or hide the heat map; hold H to hide it while held")
         self.show_box.setObjectName("heatmapShow")
         self.show_box.setChecked(True)
@@ -150,6 +155,9 @@ class AIPanel(QWidget):
         self.heatmap_status = QLabel(self.heatmap_box)
         self.heatmap_status.setObjectName("aiHeatmapStatus")
         self.heatmap_status.setWordWrap(True)
+        # Two lines kept for it: a dock at its minimum height does not grow for a label that wraps, and the
+        # second line of the status ("… AI output, research use only.") was cut off.
+        self.heatmap_status.setMinimumHeight(2 * self.heatmap_status.fontMetrics().lineSpacing())
         box.addWidget(self.heatmap_status)
         if rating:  # the pattern is the one being rated
             for b in self.pattern_buttons.buttons():

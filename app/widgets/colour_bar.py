@@ -22,6 +22,10 @@ POSITIVE_RGB = (44, 123, 182)
 #: Share of the range around zero drawn fully transparent, and the share over which opacity ramps up.
 TRANSPARENT_SHARE = 0.06
 RAMP_SHARE = 0.5
+#: A heat map whose values all lie within +-this many score points shows (almost) nothing over the CT (below
+#: about 0.25 points the table is transparent, at 1 point a quarter opaque): the panel then says so, rather
+#: than leave a reader wondering at an empty image (a healthy slice).
+FAINT_HEATMAP_POINTS = 1.0
 
 
 def heatmap_lut() -> np.ndarray:

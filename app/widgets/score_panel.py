@@ -288,6 +288,11 @@ class ScorePanel(QWidget):
         layout.addWidget(self.problems_label)
         layout.addWidget(self.submit_button)
         layout.addStretch(1)
+        # Two lines kept for the texts that wrap at the dock's width (the level's definition with "not
+        # placed: Shift+1 sets it here", the stage, what blocks submission): the dock does not grow for a
+        # label that wraps, and the table's last row was drawn under the stage text.
+        for label in (self.level_label, self.stage_label, self.problems_label):
+            label.setMinimumHeight(2 * label.fontMetrics().lineSpacing())
         self.setMinimumHeight(layout.sizeHint().height())
         self.setMinimumWidth(280)
 

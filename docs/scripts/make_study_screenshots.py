@@ -10,10 +10,11 @@ reader would have left it:
 
 * ``reading-scores.png``: observer session T1, one case submitted, the case with the most disease half
   scored (levels placed at the phantom's true slices, L1 and L2 scored, L3 being typed), shown at L3;
-* ``reading-heatmap-rating.png``: heat-map rating session HM on the same patient, a few ratings given. No
-  trained demo model is installed yet, so the heat maps planted in the copy's AI cache are an
-  **illustration** derived from the phantom's own disease masks (negative where disease was inserted, one
-  positive spot in healthy lung), not the output of a network;
+* ``reading-heatmap-rating.png``: heat-map rating session HM on the same patient, a few ratings given, with
+  the demo model's heat map (computed by the workstation, ``--screenshot-wait heatmap``). Where no demo
+  model is installed, the heat maps planted in the copy's AI cache are an **illustration** derived from the
+  phantom's own disease masks (negative where disease was inserted, one positive spot in healthy lung), not
+  the output of a network;
 * ``reading-start.png``: the start dialog (study, reader, sessions with a washout refusal).
 """
 
@@ -72,8 +73,11 @@ def _heatmaps(record: dict, levels: dict) -> dict:
     return out
 
 
-def prepare(study: Path, demo) -> tuple[int, int]:
-    """Fill the copy as described in the module docstring; returns the worklist positions (T1, HM)."""
+def prepare(study: Path, demo, *, illustration: bool) -> tuple[int, int]:
+    """Fill the copy as described in the module docstring; returns the worklist positions (T1, HM).
+
+    ``illustration``: plant the stand-in heat maps (no demo model to compute real ones).
+    """
     from ssc_core.constants import LEVELS, PATTERNS, Level, Pattern
     from ssc_core.study.store import open_study
 
@@ -105,17 +109,18 @@ def prepare(study: Path, demo) -> tuple[int, int]:
         l3 = sick["levels"]["L3"]["scores"]
         st.set_score(t1, reader, sick_code, Level.L3, Pattern.TOT, int(l3["TOT"]))
 
-        case_id = by_name[sick["PatID"]].id
-        truth = {lv: sick["levels"][lv.label] for lv in LEVELS}
-        levels = {lv: (float(t["slice_z_mm"]), int(t["slice"])) for lv, t in truth.items()}
-        st.put_ai_result(
-            case_id,
-            ILLUSTRATION_BUNDLE,
-            levels=levels,
-            heatmaps=_heatmaps(sick, LEVELS),
-            heatmap_slices={lv: v[1] for lv, v in levels.items()},
-            details={"note": "illustration derived from the phantom's disease masks, not a network"},
-        )
+        if illustration:
+            case_id = by_name[sick["PatID"]].id
+            truth = {lv: sick["levels"][lv.label] for lv in LEVELS}
+            levels = {lv: (float(t["slice_z_mm"]), int(t["slice"])) for lv, t in truth.items()}
+            st.put_ai_result(
+                case_id,
+                ILLUSTRATION_BUNDLE,
+                levels=levels,
+                heatmaps=_heatmaps(sick, LEVELS),
+                heatmap_slices={lv: v[1] for lv, v in levels.items()},
+                details={"note": "illustration derived from the phantom's disease masks, not a network"},
+            )
         for pat, value in zip(PATTERNS, (4, 5, 3), strict=True):
             st.set_rating(hm, reader, sick_code, Level.L1, pat, value)
         st.set_rating(hm, reader, sick_code, Level.L2, Pattern.TOT, 4)
@@ -163,12 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "demo.sscstudy"
         shutil.copyfile(demo.study_path, study)
-        pos_t1, pos_hm = prepare(study, demo)
+        from app.ai_state import demo_bundle_installed
+
+        trained = demo_bundle_installed()
+        pos_t1, pos_hm = prepare(study, demo, illustration=not trained)
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=tmp)
         common = ("--study", str(study), "--reader", demo.reader)
         t1 = ("--session", "T1", "--case", str(pos_t1), "--level", "L3")
         shoot(args.out / "reading-scores.png", env, *common, *t1)
-        shoot(args.out / "reading-heatmap-rating.png", env, *common, "--session", "HM", "--case", str(pos_hm))
+        hm = ("--session", "HM", "--case", str(pos_hm)) + (
+            ("--screenshot-wait", "heatmap") if trained else ()
+        )
+        shoot(args.out / "reading-heatmap-rating.png", env, *common, *hm)
         start_dialog_shot(study, args.out / "reading-start.png", demo)
     return 0
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from app.ai_controller import AIStatus
+from app.widgets.colour_bar import FAINT_HEATMAP_POINTS
 from ssc_core.ai.bundle import inspect_bundle
 from ssc_core.constants import LEVELS, Level, Pattern
 from ssc_core.study.store import open_study
@@ -56,6 +57,11 @@ def test_heatmaps_current_level_first_cached_and_drawn(qtbot, window, demo_study
     assert f"slice {ai_slice + 1}" in ws.ai.panel.heatmap_status.text()
     c.set_slice(ai_slice)
     assert sv.overlay.isVisible()
+    # a map that colours (almost) nothing (|values| below 1 point everywhere) is said to be so
+    status = ws.ai.panel.heatmap_status.text()
+    faint = float(np.abs(stored).max()) < FAINT_HEATMAP_POINTS
+    assert ("no area moves the AI's score" in status) == faint
+    assert ("(H hides it)" in status) != faint
 
     # pattern and opacity
     ws.ai.panel.pattern_buttons.button(1).click()

@@ -216,3 +216,23 @@ def test_no_gpu_when_one_is_asked_for_is_an_error_state(qtbot, window, study_fil
     wait_status(qtbot, ws, AIStatus.ERROR)
     assert "A GPU was requested but none is available" in ws.ai.panel.status_label.text()
     assert ws.reading.set_score(Level.L1, Pattern.GG, 5)
+
+
+def test_study_closed_and_opened_again_in_the_same_window(qtbot, window, study_file):
+    """The closed study's AI workspace no longer follows the viewer: moving through the next study's scan
+    (slices, levels) raises nothing (it used to draw into the closed study's deleted panel)."""
+    add_observer_session(study_file, "AV", "visible")
+    use_ai(window, None)
+    window.settings.set_ai_auto_run(False)
+    first = start(qtbot, window, study_file, session="AV")
+    old_ai = first.ai
+    window.study.close_study()
+    ws = start(qtbot, window, study_file, session="AV")
+    assert ws.ai is not old_ai
+    c = window.controller
+    for k in (0, 5, 10):
+        c.set_slice(k)
+    c.jump_to_level(Level.L2)
+    c.jump_to_level(Level.L4)
+    assert c.slice_index is not None
+    assert ws.ai.panel.heatmap_status.isVisible()
