@@ -234,13 +234,13 @@ def _cranio_caudal_ranks(n: int, before_is_above: bool) -> np.ndarray:
     return ranks
 
 
-def _ordered_states(log_prob: np.ndarray, ranks: np.ndarray) -> list[int]:
-    """The states (one per row of ``log_prob``, rows in head-to-feet order) with the highest total log
-    probability in head-to-feet order: each level on a later grid position than the one before it (two
+def _ordered_states(scores: np.ndarray, ranks: np.ndarray) -> list[int]:
+    """The states (one per row of ``scores``, log-scale decoder scores, rows in head-to-feet order) with the
+    highest total score in head-to-feet order: each level on a later grid position than the one before it (two
     levels never share a position), or above / below the scan together with its neighbours. A dynamic
     programme over the ranks."""
     by_rank = np.argsort(ranks)  # state at each rank: above the scan, the positions head to feet, below
-    lp = log_prob[:, by_rank]
+    lp = scores[:, by_rank]
     m = lp.shape[1]
     best = lp[0].copy()
     back = []
