@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.ai_state import AIState, AIStatus
 from app.widgets.ai_style import AI_TEXT_COLOR
+from app.widgets.status import ProgressRow
 from ssc_core import RESEARCH_USE_NOTICE
 from ssc_core.ai.service import BundleInfo
 from ssc_core.constants import HEATMAP_OPACITY, HEATMAP_OPACITY_RANGE_PCT, PATTERNS, Pattern
@@ -240,29 +241,20 @@ class AIPanel(QWidget):
         self.opacityChanged.emit(value / 100.0)
 
 
-class AIStatusWidget(QWidget):
+class AIStatusWidget(ProgressRow):
     """The AI's progress in the status bar: what it does for which case, a bar and Cancel."""
 
-    cancelRequested = Signal()
-
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("aiStatusBar")
-        self.label = QLabel(self)
-        self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(120)
-        self.bar.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel AI", self)
-        self.cancel_button.setObjectName("aiStatusCancel")
-        self.cancel_button.setToolTip("Stop the AI for this case; scoring goes on")
+        super().__init__(
+            "aiStatusBar",
+            bar_width=120,
+            bar_text=False,
+            cancel_text="Cancel AI",
+            cancel_name="aiStatusCancel",
+            cancel_tip="Stop the AI for this case; scoring goes on",
+            parent=parent,
+        )
         self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.cancel_button.clicked.connect(self.cancelRequested)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.hide()
 
     def set_state(self, state: AIState) -> None:
         running = state.status in (AIStatus.RUNNING, AIStatus.LOADING)

@@ -12,19 +12,16 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.reading import ReadingController
-from app.widgets.score_panel import ERROR_COLOR, MUTED_COLOR, submission_text
+from app.widgets.score_panel import ERROR_COLOR, MUTED_COLOR, compact_table, submission_text
 from ssc_core.constants import LEVELS, LIKERT_LABELS, LIKERT_SCALE, PATTERNS, Level, Pattern
 
 TARGET_BACKGROUND = QColor(255, 236, 170)
@@ -125,17 +122,7 @@ class RatingPanel(QWidget):
         self.keys_hint.setWordWrap(True)
         self.keys_hint.setStyleSheet(f"color: {MUTED_COLOR};")
         self.model = RatingTableModel(reading, self)
-        self.table = QTableView(self)
-        self.table.setObjectName("ratingTable")
-        self.table.setModel(self.model)
-        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
-        rows_h = self.table.verticalHeader().defaultSectionSize() * len(LEVELS)
-        self.table.setFixedHeight(rows_h + self.table.horizontalHeader().sizeHint().height() + 4)
+        self.table = compact_table(self, "ratingTable", self.model)
         self.table.clicked.connect(lambda idx: reading.set_rating_target(*self.model.item_at(idx)))
         self.blinding_note = QLabel(
             "The AI's scores are hidden in this session: you rate the heat maps only. "

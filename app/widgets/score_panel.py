@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from PySide6.QtCore import QEvent, QRegularExpression, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QEvent, QRegularExpression, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +46,25 @@ ERROR_COLOR = "#c82828"
 WARN_COLOR = "#b06000"
 OK_COLOR = "#1f8a3c"
 MUTED_COLOR = "#808080"
+
+
+def compact_table(parent: QWidget, name: str, model: QAbstractItemModel) -> QTableView:
+    """A read-only table of the level x pattern grid that shows every row without scrolling: no keyboard
+    focus (the keys belong to scoring or rating), no selection, stretched columns, height fixed to the
+    rows."""
+    table = QTableView(parent)
+    table.setObjectName(name)
+    table.setModel(model)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    table.verticalHeader().setDefaultSectionSize(parent.fontMetrics().height() + 6)
+    rows_h = table.verticalHeader().defaultSectionSize() * model.rowCount()
+    table.setFixedHeight(rows_h + table.horizontalHeader().sizeHint().height() + 4)
+    return table
 
 
 class FieldState(enum.Enum):
@@ -251,18 +270,7 @@ class ScorePanel(QWidget):
         self.keys_hint.setWordWrap(True)
 
         self.model = ScoreTableModel(reading, self)
-        self.table = QTableView(self)
-        self.table.setObjectName("scoreTable")
-        self.table.setModel(self.model)
-        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
-        rows_h = self.table.verticalHeader().defaultSectionSize() * self.model.rowCount()
-        self.table.setFixedHeight(rows_h + self.table.horizontalHeader().sizeHint().height() + 4)
+        self.table = compact_table(self, "scoreTable", self.model)
         self.table.clicked.connect(self._on_table_clicked)
         self.stage_label = QLabel(self)
         self.stage_label.setObjectName("gohStage")

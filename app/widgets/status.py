@@ -24,21 +24,31 @@ from ssc_core.constants import (
 from ssc_core.progress import Progress
 
 
-class LoadProgress(QWidget):
-    """A progress bar with its message and a Cancel button, shown while a scan loads."""
+class ProgressRow(QWidget):
+    """A message, a progress bar and a Cancel button in one row of the status bar; hidden until used."""
 
     cancelRequested = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        bar_width: int,
+        bar_text: bool,
+        cancel_text: str,
+        cancel_name: str,
+        cancel_tip: str,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
-        self.setObjectName("loadProgress")
+        self.setObjectName(name)
         self.label = QLabel(self)
         self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(180)
-        self.bar.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setObjectName("cancelLoad")
-        self.cancel_button.setToolTip("Stop loading (Esc); the scan already open stays open")
+        self.bar.setFixedWidth(bar_width)
+        self.bar.setTextVisible(bar_text)
+        self.cancel_button = QPushButton(cancel_text, self)
+        self.cancel_button.setObjectName(cancel_name)
+        self.cancel_button.setToolTip(cancel_tip)
         self.cancel_button.clicked.connect(self.cancelRequested)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -46,6 +56,21 @@ class LoadProgress(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
         self.hide()
+
+
+class LoadProgress(ProgressRow):
+    """The progress of loading a scan, with Cancel."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(
+            "loadProgress",
+            bar_width=180,
+            bar_text=True,
+            cancel_text="Cancel",
+            cancel_name="cancelLoad",
+            cancel_tip="Stop loading (Esc); the scan already open stays open",
+            parent=parent,
+        )
 
     def start(self, message: str) -> None:
         self.label.setText(message)
